@@ -1,0 +1,28 @@
+// Shared CLI plumbing: every command gets --config FILE and SEGSTREAM_<FLAG> env vars (DESIGN §6),
+// and fails with one line on stderr and a non-zero exit code.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <stdexcept>
+#include <string>
+
+namespace segstream::app {
+
+// Thrown by a command that cannot go on; main prints nothing more and exits with `exit_code`.
+struct CommandFailed : std::runtime_error {
+  CommandFailed(const std::string& reason, int code) : std::runtime_error(reason), exit_code(code) {}
+  int exit_code;
+};
+
+// Prints "segstream <command>: <reason>" on stderr and ends the command with `exit_code`.
+[[noreturn]] void Fail(const std::string& command, const std::string& reason, int exit_code = 1);
+
+// Adds --config and an env var name (SEGSTREAM_ + upper-case long flag, dashes as underscores) to
+// every option of every subcommand. Call once, after every command is registered.
+void BindConfigAndEnv(CLI::App& root);
+
+// Parses "host:port"; fails the command with a clear reason otherwise.
+std::pair<std::string, int> ParseHostPort(const std::string& command, const std::string& flag,
+                                          const std::string& value);
+
+}  // namespace segstream::app
