@@ -1,6 +1,7 @@
 #include "app/cli.h"
 
 #include <cctype>
+#include <cmath>
 #include <iostream>
 
 namespace segstream::app {
@@ -52,6 +53,17 @@ std::pair<std::string, int> ParseHostPort(const std::string& command, const std:
   }
   if (port < 0 || port > 65535) Fail(command, flag + ": bad port in '" + value + "'", 2);
   return {value.substr(0, colon), port};
+}
+
+double ParseSpeed(const std::string& command, const std::string& text) {
+  if (text == "max") return 0;
+  try {
+    size_t used = 0;
+    double v = std::stod(text, &used);
+    if (used == text.size() && std::isfinite(v) && v > 0) return v;
+  } catch (const std::exception&) {
+  }
+  Fail(command, "--speed wants 'max' or a positive number (N x event time), got '" + text + "'", 2);
 }
 
 }  // namespace segstream::app

@@ -25,4 +25,7 @@ void BindConfigAndEnv(CLI::App& root);
 std::pair<std::string, int> ParseHostPort(const std::string& command, const std::string& flag,
                                           const std::string& value);
 
+// Parses a --speed value: "max" is 0 (as fast as possible), else a positive N (N x event time).
+double ParseSpeed(const std::string& command, const std::string& text);
+
 }  // namespace segstream::app

@@ -6,5 +6,10 @@
 namespace segstream::app {
 
 void RegisterVersionCommand(CLI::App& root);
+void RegisterReplayCommand(CLI::App& root);
+void RegisterWorkerCommand(CLI::App& root);
+void RegisterServeCommand(CLI::App& root);
+void RegisterTailCommand(CLI::App& root);
+void RegisterRunCommand(CLI::App& root);
 
 }  // namespace segstream::app

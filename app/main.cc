@@ -9,6 +9,11 @@ int main(int argc, char** argv) {
   using namespace segstream::app;
   CLI::App root{"segstream: real-time retail stream engine (Kafka -> Redis -> HTTP)"};
   root.require_subcommand(1);
+  RegisterRunCommand(root);
+  RegisterReplayCommand(root);
+  RegisterWorkerCommand(root);
+  RegisterServeCommand(root);
+  RegisterTailCommand(root);
   RegisterVersionCommand(root);
   BindConfigAndEnv(root);
   try {

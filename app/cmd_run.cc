@@ -1,0 +1,256 @@
+// `segstream run`: the embedded demo (DESIGN §6): mock broker + child redis-server + workers +
+// API in one process, replaying the bundled Online Retail file.
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "app/cli.h"
+#include "app/commands.h"
+#include "app/progress.h"
+#include "app/signals.h"
+#include "ingest/mock_broker.h"
+#include "ingest/replay.h"
+#include "ingest/worker.h"
+#include "serve/api.h"
+#include "serve/http_server.h"
+#include "serve/snapshot.h"
+#include "storage/redis_child.h"
+#include "storage/snapshot_reader.h"
+
+namespace segstream::app {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// The bundled data: ./data/ when run from the checkout, else beside the source tree it was built
+// from.
+std::string DefaultCsv() {
+  for (const std::string& candidate :
+       {std::string("data/online_retail.csv.gz"),
+        std::string(SEGSTREAM_SOURCE_DIR) + "/data/online_retail.csv.gz"}) {
+    if (std::filesystem::exists(candidate)) return candidate;
+  }
+  return "data/online_retail.csv.gz";
+}
+
+struct RunFlags {
+  std::string csv, http = "127.0.0.1:8080", speed = "270000", report;
+  bool exit_when_done = false;
+  int broker_port = 0, redis_port = 0, partitions = 6, threads = 2;
+  // Unconsumed backlog the replay may run ahead by: keeps each mock partition far below its
+  // 5 MiB retention (KAFKA_MOCK.md) whatever the speed.
+  int64_t max_backlog_checkouts = 5000;
+  int64_t max_backlog_item_sales = 100000;
+};
+
+// Reads pipeline progress from Redis at most every 20 ms (the replay asks per checkout).
+class ProgressProbe {
+ public:
+  explicit ProgressProbe(storage::RedisOptions redis) : redis_options_(std::move(redis)) {}
+  const storage::PipelineStatus& Get() {
+    auto now = Clock::now();
+    if (now - last_ < std::chrono::milliseconds(20)) return status_;
+    last_ = now;
+    if (!redis_) {
+      auto conn = storage::RedisConnection::Connect(redis_options_);
+      if (!conn.ok()) return status_;
+      redis_ = std::make_unique<storage::RedisConnection>(std::move(*conn));
+    }
+    storage::SnapshotReader reader(redis_.get());
+    auto status = reader.ReadStatus();
+    if (status.ok()) {
+      status_ = std::move(*status);
+    } else {
+      redis_.reset();
+    }
+    return status_;
+  }
+
+ private:
+  storage::RedisOptions redis_options_;
+  std::unique_ptr<storage::RedisConnection> redis_;
+  storage::PipelineStatus status_;
+  Clock::time_point last_{};
+};
+
+bool Drained(const storage::PipelineStatus& s, int64_t replayed) {
+  return s.events_processed + s.dlq_events == replayed &&
+         s.item_sales_applied == s.item_sales_produced;
+}
+
+void WriteReport(const std::string& path, const serve::Snapshot& snap, double seconds,
+                 const ingest::ReplayResult& replay) {
+  nlohmann::json top = nlohmann::json::array();
+  for (size_t i = 0; i < snap.by_orders.size() && i < 10; ++i) {
+    const auto& c = snap.items[snap.by_orders[i]].counts;
+    top.push_back({{"sku", c.sku},
+                   {"description", c.description},
+                   {"orders", c.orders},
+                   {"units", c.units},
+                   {"returned_units", c.returned_units},
+                   {"revenue_micros", c.revenue_micros}});
+  }
+  const auto& st = snap.status;
+  nlohmann::json report = {
+      {"events_processed", st.events_processed},
+      {"dlq_events", st.dlq_events},
+      {"dlq_by_reason", st.dlq_reasons},
+      {"items", snap.items.size()},
+      {"watermark_ms", snap.watermark_ms},
+      {"replay",
+       {{"events", replay.progress.events},
+        {"rows_read", replay.progress.rows_read},
+        {"rows_skipped", replay.progress.rows_skipped},
+        {"seconds", replay.seconds}}},
+      {"wall_seconds", seconds},
+      {"events_per_second", seconds > 0 ? static_cast<double>(replay.progress.events) / seconds : 0},
+      {"rows_per_second", seconds > 0 ? static_cast<double>(replay.progress.rows_read) / seconds : 0},
+      {"top_items", top}};
+  std::ofstream out(path);
+  out << report.dump(2) << "\n";
+  if (!out) Fail("run", "cannot write report " + path);
+}
+
+void Run(const RunFlags& flags) {
+  const auto started = Clock::now();
+  const double speed = ParseSpeed("run", flags.speed);
+  const std::string csv = flags.csv.empty() ? DefaultCsv() : flags.csv;
+  if (!std::filesystem::exists(csv)) Fail("run", "no such CSV file: " + csv, 2);
+  auto [http_host, http_port] = ParseHostPort("run", "--http", flags.http);
+
+  StopOnSignals signals;
+  storage::RedisChild::Options redis_options;
+  redis_options.port = flags.redis_port;
+  storage::RedisChild redis(redis_options);
+  if (Status s = redis.Start(); !s.ok()) Fail("run", "redis-server: " + s.message());
+  ingest::MockBroker::Options broker_options;
+  broker_options.port = flags.broker_port;
+  broker_options.partitions = flags.partitions;
+  ingest::MockBroker broker(broker_options);
+  if (Status s = broker.Start(); !s.ok()) Fail("run", "broker: " + s.message());
+  std::cerr << "run: broker " << broker.bootstrap() << ", redis " << redis.address() << "\n";
+
+  storage::RedisOptions redis_client{redis.host(), redis.port()};
+  ingest::WorkerOptions worker_options;
+  worker_options.kafka.brokers = broker.bootstrap();
+  worker_options.kafka.group = "segstream";
+  worker_options.kafka.session_timeout_ms = 6000;
+  worker_options.redis = redis_client;
+  std::atomic<bool> stop_workers{false};
+  Status worker_status;
+  std::thread workers([&] {
+    worker_status = ingest::RunWorkers(worker_options, flags.threads, stop_workers);
+    if (!worker_status.ok()) spdlog::error("workers stopped: {}", worker_status.ToString());
+  });
+
+  serve::SnapshotCacheOptions cache_options;
+  cache_options.redis = redis_client;
+  serve::SnapshotCache cache(cache_options);
+  cache.Start();
+  serve::Router router;
+  serve::RegisterApi(router, &cache, {broker.bootstrap(), redis.address()});
+  serve::HttpServerOptions http;
+  http.host = http_host;
+  http.port = static_cast<uint16_t>(http_port);
+  serve::HttpServer server(std::move(router), http);
+  if (Status s = server.Start(); !s.ok()) {
+    stop_workers = true;
+    workers.join();
+    Fail("run", "http: " + s.message());
+  }
+  std::cout << "dashboard=http://" << server.address() << "/" << std::endl;
+  std::cerr << "run: dashboard at http://" << server.address() << "/ (Ctrl-C to stop)\n";
+
+  ingest::KafkaOptions kafka;
+  kafka.brokers = broker.bootstrap();
+  auto producer = ingest::Producer::Create(kafka);
+  if (!producer.ok()) Fail("run", producer.status().message());
+  ProgressProbe probe(redis_client);
+  auto progress_conn = storage::RedisConnection::Connect(redis_client);
+  ProgressBar bar("run");
+  ingest::ReplayOptions replay_options;
+  replay_options.csv_path = csv;
+  replay_options.speed = speed;
+  int64_t produced = 0;
+  replay_options.on_progress = [&](const ingest::ReplayProgress& p) {
+    produced = p.events;
+    const auto& st = probe.Get();
+    bar.Update(p.bytes_read, p.file_size,
+               std::to_string(p.events) + " replayed, " + std::to_string(st.events_processed) +
+                   " processed");
+    if (progress_conn.ok()) RecordReplayProgress(&*progress_conn, p, false);
+  };
+  replay_options.may_continue = [&] {
+    const auto& st = probe.Get();
+    return produced - (st.events_processed + st.dlq_events) < flags.max_backlog_checkouts &&
+           st.item_sales_produced - st.item_sales_applied < flags.max_backlog_item_sales;
+  };
+  auto replay = ingest::Replay(producer->get(), replay_options, signals.flag());
+  if (!replay.ok()) {
+    stop_workers = true;
+    workers.join();
+    Fail("run", "replay: " + replay.status().message());
+  }
+  bar.Finish();
+  if (progress_conn.ok()) RecordReplayProgress(&*progress_conn, replay->progress, true);
+  PrintReplaySummary(*replay, std::cerr);
+
+  if (flags.exit_when_done) {
+    // Done = every replayed checkout is committed by stage 1 and every item-sale by stage 2.
+    while (!signals.stopped() && worker_status.ok()) {
+      if (Drained(probe.Get(), replay->progress.events)) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (Status s = cache.Refresh(); !s.ok()) Fail("run", "final snapshot: " + s.message());
+    const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    auto snap = cache.Get();
+    std::cerr << "run: done: " << snap->status.events_processed << " checkouts processed, "
+              << snap->status.dlq_events << " dead-lettered, " << snap->items.size()
+              << " items in " << seconds << " s\n";
+    if (!flags.report.empty()) WriteReport(flags.report, *snap, seconds, *replay);
+  } else {
+    std::cerr << "run: replay finished; serving until Ctrl-C\n";
+    while (!signals.stopped()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  server.Stop();
+  cache.Stop();
+  stop_workers = true;
+  workers.join();
+  if (!worker_status.ok()) Fail("run", "workers: " + worker_status.message());
+}
+
+}  // namespace
+
+void RegisterRunCommand(CLI::App& root) {
+  auto* cmd = root.add_subcommand(
+      "run", "Embedded demo: broker + redis + workers + API, replaying the Online Retail CSV");
+  auto flags = std::make_shared<RunFlags>();
+  cmd->add_option("--csv", flags->csv, "Input CSV (default: the bundled data/online_retail.csv.gz)");
+  cmd->add_option("--http", flags->http, "API/dashboard listen address")->capture_default_str();
+  cmd->add_option("--speed", flags->speed,
+                  "'max', or N x event time (default plays the year in about two minutes)")
+      ->capture_default_str();
+  cmd->add_flag("--exit-when-done", flags->exit_when_done,
+                "Stop once every event is processed (and write --report)");
+  cmd->add_option("--report", flags->report, "Write a JSON report here when done");
+  cmd->add_option("--broker-port", flags->broker_port, "Embedded broker port (0: a free one)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 65535));
+  cmd->add_option("--redis-port", flags->redis_port, "Embedded redis-server port (0: a free one)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 65535));
+  cmd->add_option("--partitions", flags->partitions, "Partitions per topic")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  cmd->add_option("--threads", flags->threads, "Worker consumers")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 16));
+  cmd->callback([flags] { Run(*flags); });
+}
+
+}  // namespace segstream::app

@@ -1,0 +1,50 @@
+#include <spdlog/spdlog.h>
+
+#include "app/cli.h"
+#include "app/commands.h"
+#include "app/signals.h"
+#include "serve/api.h"
+#include "serve/http_server.h"
+#include "serve/snapshot.h"
+
+namespace segstream::app {
+
+void RegisterServeCommand(CLI::App& root) {
+  auto* cmd = root.add_subcommand("serve", "HTTP API and dashboard over the Redis state");
+  struct Flags {
+    std::string redis, redis_cluster, http = "127.0.0.1:8080", brokers;
+  };
+  auto flags = std::make_shared<Flags>();
+  cmd->add_option("--redis", flags->redis, "Redis address HOST:PORT")->required();
+  cmd->add_option("--redis-cluster", flags->redis_cluster,
+                  "Redis Cluster seed nodes HOST:PORT,... (not supported yet)");
+  cmd->add_option("--http", flags->http, "Listen address HOST:PORT")->capture_default_str();
+  cmd->add_option("--brokers", flags->brokers, "Kafka bootstrap servers (reported in /v1/status)");
+  cmd->callback([flags] {
+    if (!flags->redis_cluster.empty()) {
+      Fail("serve", "--redis-cluster is not supported yet; use --redis HOST:PORT", 2);
+    }
+    auto redis = storage::ParseRedisAddress(flags->redis);
+    if (!redis.ok()) Fail("serve", redis.status().message(), 2);
+    auto [host, port] = ParseHostPort("serve", "--http", flags->http);
+    StopOnSignals signals;
+    serve::SnapshotCacheOptions cache_options;
+    cache_options.redis = *redis;
+    serve::SnapshotCache cache(cache_options);
+    cache.Start();
+    serve::Router router;
+    serve::RegisterApi(router, &cache, {flags->brokers, flags->redis});
+    serve::HttpServerOptions http;
+    http.host = host;
+    http.port = static_cast<uint16_t>(port);
+    serve::HttpServer server(std::move(router), http);
+    if (Status s = server.Start(); !s.ok()) Fail("serve", s.message());
+    std::printf("dashboard=http://%s/\n", server.address().c_str());
+    std::fflush(stdout);
+    while (!signals.stopped()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    server.Stop();
+    cache.Stop();
+  });
+}
+
+}  // namespace segstream::app

@@ -1,0 +1,49 @@
+#include <spdlog/spdlog.h>
+
+#include "app/cli.h"
+#include "app/commands.h"
+#include "app/signals.h"
+#include "ingest/worker.h"
+
+namespace segstream::app {
+
+void RegisterWorkerCommand(CLI::App& root) {
+  auto* cmd = root.add_subcommand("worker", "Processing worker: checkouts -> Redis state and outputs");
+  struct Flags {
+    std::string brokers, redis, redis_cluster, group = "segstream";
+    int threads = 1, session_timeout_ms = 6000;
+  };
+  auto flags = std::make_shared<Flags>();
+  cmd->add_option("--brokers", flags->brokers, "Kafka bootstrap servers (host:port,...)")->required();
+  cmd->add_option("--redis", flags->redis, "Redis address HOST:PORT")->required();
+  cmd->add_option("--redis-cluster", flags->redis_cluster,
+                  "Redis Cluster seed nodes HOST:PORT,... (not supported yet)");
+  cmd->add_option("--group", flags->group, "Consumer group id")->capture_default_str();
+  cmd->add_option("--threads", flags->threads, "Consumers in this process (same group)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  cmd->add_option("--session-timeout-ms", flags->session_timeout_ms,
+                  "Kafka session timeout: a crashed worker's partitions move after about this long")
+      ->capture_default_str()
+      ->check(CLI::Range(3000, 300000));
+  cmd->callback([flags] {
+    if (!flags->redis_cluster.empty()) {
+      Fail("worker", "--redis-cluster is not supported yet; use --redis HOST:PORT", 2);
+    }
+    auto redis = storage::ParseRedisAddress(flags->redis);
+    if (!redis.ok()) Fail("worker", redis.status().message(), 2);
+    ingest::WorkerOptions options;
+    options.kafka.brokers = flags->brokers;
+    options.kafka.group = flags->group;
+    options.kafka.session_timeout_ms = flags->session_timeout_ms;
+    options.redis = *redis;
+    StopOnSignals signals;
+    spdlog::info("worker: brokers {} redis {} group {} threads {}", flags->brokers, flags->redis,
+                 flags->group, flags->threads);
+    Status s = ingest::RunWorkers(options, flags->threads, signals.flag());
+    if (!s.ok()) Fail("worker", s.ToString());
+    spdlog::info("worker: drained and stopped");
+  });
+}
+
+}  // namespace segstream::app

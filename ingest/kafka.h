@@ -1,0 +1,82 @@
+// librdkafka (C++ API) clients configured the way KAFKA_MOCK.md and DESIGN §5 want: idempotent,
+// compressed producers; manually committed consumers whose offsets of record live in Redis.
+#pragma once
+
+#include <librdkafka/rdkafkacpp.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "stream/status.h"
+
+namespace segstream::ingest {
+
+struct KafkaOptions {
+  std::string brokers = "127.0.0.1:9092";  // bootstrap list
+  std::string group = "segstream";         // consumer group id
+  // A crashed worker's partitions move after about this long; the mock needs >= 3000 (its first
+  // join waits 3 s).
+  int session_timeout_ms = 6000;
+  // The mock never wakes a waiting fetch on new data, so end-to-end latency ~ this (KAFKA_MOCK.md).
+  int fetch_wait_max_ms = 10;
+  // lz4: cheap, and it multiplies the mock's 5 MiB-per-partition retention.
+  std::string compression = "lz4";
+  int linger_ms = 5;
+  std::string assignment_strategy = "range";
+  std::map<std::string, std::string> extra;  // raw librdkafka properties, applied last
+};
+
+// Counts delivery failures since the last Reset(); one per producer, read after flush().
+class DeliveryTracker : public RdKafka::DeliveryReportCb {
+ public:
+  void dr_cb(RdKafka::Message& message) override;
+  void Reset();
+  int64_t failures() const { return failures_.load(); }
+  int64_t delivered() const { return delivered_.load(); }
+  std::string first_error() const;
+
+ private:
+  std::atomic<int64_t> failures_{0};
+  std::atomic<int64_t> delivered_{0};
+  mutable std::mutex mu_;
+  std::string first_error_;
+};
+
+struct RecordHeader {
+  std::string name;
+  std::string value;
+};
+
+// An idempotent producer with its delivery tracker.
+class Producer {
+ public:
+  static Result<std::unique_ptr<Producer>> Create(const KafkaOptions& options);
+
+  // Copies key and value; retries while the local queue is full. Partition -1 = by key.
+  Status Produce(std::string_view topic, std::string_view key, std::string_view value,
+                 const std::vector<RecordHeader>& headers = {}, int32_t partition = -1);
+  // Waits for every outstanding record; error if any failed since the last flush.
+  Status Flush(std::chrono::milliseconds timeout);
+  RdKafka::Producer* raw() { return producer_.get(); }
+
+ private:
+  DeliveryTracker tracker_;
+  std::unique_ptr<RdKafka::Producer> producer_;
+};
+
+// Builds a consumer (auto commit off, offset reset earliest); `rebalance` may be null.
+Result<std::unique_ptr<RdKafka::KafkaConsumer>> CreateConsumer(const KafkaOptions& options,
+                                                               RdKafka::RebalanceCb* rebalance);
+
+// Number of partitions of `topic`, from broker metadata.
+Result<int32_t> PartitionCount(RdKafka::Handle* handle, const std::string& topic,
+                               std::chrono::milliseconds timeout);
+
+}  // namespace segstream::ingest

@@ -1,0 +1,85 @@
+#include "ingest/stages.h"
+
+#include <spdlog/spdlog.h>
+
+#include "storage/keys.h"
+
+namespace segstream::ingest {
+
+namespace {
+
+std::string_view Payload(const RdKafka::Message& m) {
+  return {static_cast<const char*>(m.payload()), m.len()};
+}
+
+std::string_view Key(const RdKafka::Message& m) {
+  const std::string* key = m.key();
+  return key ? std::string_view(*key) : std::string_view();
+}
+
+}  // namespace
+
+Status CheckoutStage::Process(int32_t partition, const MessageBatch& batch,
+                              storage::CheckoutsCommit* commit) {
+  for (const auto& message : batch) {
+    const int64_t offset = message->offset();
+    DlqReason reason = DecodeAndValidate(Payload(*message), &checkout_);
+    if (reason != DlqReason::kOk) {
+      const char* name = DlqReasonName(reason);
+      Status s = producer_->Produce(
+          storage::kDlqTopic, Key(*message), Payload(*message),
+          {{"segstream.error.reason", name},
+           {"segstream.error.topic", std::string(storage::kCheckoutsTopic)},
+           {"segstream.error.partition", std::to_string(partition)},
+           {"segstream.error.offset", std::to_string(offset)}});
+      if (!s.ok()) return s;
+      ++commit->dlq;
+      ++commit->dlq_reasons[name];
+    } else {
+      ++commit->events;
+      commit->max_event_ms = std::max(commit->max_event_ms, checkout_.event_time_ms());
+      SplitIntoItemSales(checkout_, partition, offset, &sales_);
+      for (const auto& sale : sales_) {
+        sale.SerializeToString(&buffer_);
+        if (Status s = producer_->Produce(storage::kItemSalesTopic, sale.sku(), buffer_); !s.ok()) {
+          return s;
+        }
+      }
+      commit->item_sales += static_cast<int64_t>(sales_.size());
+    }
+    commit->next_offset = offset + 1;
+  }
+  return Status::Ok();
+}
+
+Status ItemStage::Process(const MessageBatch& batch,
+                          std::map<int32_t, storage::HighWaterMark>* hwm,
+                          storage::ItemSalesCommit* commit) {
+  for (const auto& message : batch) {
+    commit->next_offset = message->offset() + 1;
+    std::string_view payload = Payload(*message);
+    if (!sale_.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+      // item-sales is written only by stage 1, so this is a bug or a foreign producer: skip it
+      // loudly rather than block the partition.
+      spdlog::error("item-sales offset {}: undecodable record skipped", message->offset());
+      continue;
+    }
+    storage::HighWaterMark& mark = (*hwm)[sale_.source_partition()];
+    if (mark.Covers(sale_.source_offset(), sale_.seq())) {
+      ++commit->duplicates;
+      continue;
+    }
+    mark = {sale_.source_offset(), sale_.seq()};
+    commit->source_hwm[sale_.source_partition()] = mark;
+    ++commit->applied;
+    storage::ItemDelta& delta = commit->items[sale_.sku()];
+    delta.orders += sale_.orders();
+    delta.units += sale_.units();
+    delta.returned_units += sale_.returned_units();
+    delta.revenue_micros += sale_.revenue_micros();
+    if (delta.description.empty()) delta.description = sale_.description();
+  }
+  return Status::Ok();
+}
+
+}  // namespace segstream::ingest

@@ -1,0 +1,48 @@
+// The two processing stages of DESIGN §1, each turning one partition batch into produced records
+// and one atomic commit. Stateless between batches apart from what Redis hands back at claim.
+#pragma once
+
+#include <librdkafka/rdkafkacpp.h>
+
+#include <memory>
+#include <vector>
+
+#include "ingest/item_sales.h"
+#include "ingest/kafka.h"
+#include "ingest/validate.h"
+#include "segstream.pb.h"
+#include "storage/partition_state.h"
+
+namespace segstream::ingest {
+
+using MessageBatch = std::vector<std::unique_ptr<RdKafka::Message>>;
+
+// Stage 1 (checkouts → item-sales, DLQ): decode and validate, dead-letter with reason headers,
+// repartition each checkout's lines by sku. Produces; the caller flushes, then commits.
+class CheckoutStage {
+ public:
+  explicit CheckoutStage(Producer* producer) : producer_(producer) {}
+
+  // Fills `commit` (counters, next offset); `commit.generation/expected_offset` are the caller's.
+  Status Process(int32_t partition, const MessageBatch& batch, storage::CheckoutsCommit* commit);
+
+ private:
+  Producer* producer_;
+  v1::Checkout checkout_;  // reused: no per-event allocation once warmed up
+  std::vector<v1::ItemSale> sales_;
+  std::string buffer_;
+};
+
+// Stage 2 (item-sales → per-sku counters): drops replayed records by the per-source high-water
+// mark kept in the same atomic state, aggregates the rest into per-sku deltas.
+class ItemStage {
+ public:
+  // `hwm` is the partition's high-water marks, updated as records are accepted.
+  Status Process(const MessageBatch& batch, std::map<int32_t, storage::HighWaterMark>* hwm,
+                 storage::ItemSalesCommit* commit);
+
+ private:
+  v1::ItemSale sale_;
+};
+
+}  // namespace segstream::ingest

@@ -1,0 +1,281 @@
+#include "ingest/worker.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <thread>
+
+#include "storage/keys.h"
+
+namespace segstream::ingest {
+
+using Clock = std::chrono::steady_clock;
+
+class Worker::Rebalancer : public RdKafka::RebalanceCb {
+ public:
+  explicit Rebalancer(Worker* worker) : worker_(worker) {}
+  void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
+                    std::vector<RdKafka::TopicPartition*>& partitions) override {
+    if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+      worker_->OnAssign(partitions, worker_->stop_);
+      consumer->assign(partitions);
+    } else {
+      worker_->OnRevoke(partitions);
+      consumer->unassign();
+    }
+  }
+
+ private:
+  Worker* worker_;
+};
+
+Worker::Worker(WorkerOptions options) : options_(std::move(options)) {}
+Worker::~Worker() = default;
+
+Result<std::unique_ptr<Worker>> Worker::Create(const WorkerOptions& options) {
+  std::unique_ptr<Worker> w(new Worker(options));
+  auto redis = storage::RedisConnection::Connect(options.redis);
+  if (!redis.ok()) return redis.status();
+  w->redis_ = std::make_unique<storage::RedisConnection>(std::move(*redis));
+  w->state_ = std::make_unique<storage::PartitionStateStore>(w->redis_.get());
+  auto producer = Producer::Create(options.kafka);
+  if (!producer.ok()) return producer.status();
+  w->producer_ = std::move(*producer);
+  w->checkout_stage_ = std::make_unique<CheckoutStage>(w->producer_.get());
+  w->rebalancer_ = std::make_unique<Rebalancer>(w.get());
+  auto consumer = CreateConsumer(options.kafka, w->rebalancer_.get());
+  if (!consumer.ok()) return consumer.status();
+  w->consumer_ = std::move(*consumer);
+  return w;
+}
+
+bool Worker::ReconnectRedis(const std::atomic<bool>* stop) {
+  auto backoff = std::chrono::milliseconds(50);
+  while (!(stop && stop->load())) {
+    Status s = redis_->Reconnect();
+    if (s.ok()) return true;
+    spdlog::warn("redis unavailable ({}); retrying in {} ms", s.message(), backoff.count());
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, options_.max_backoff);
+  }
+  return false;
+}
+
+void Worker::OnAssign(std::vector<RdKafka::TopicPartition*>& partitions,
+                      const std::atomic<bool>* stop) {
+  for (RdKafka::TopicPartition* tp : partitions) {
+    PartitionId id{tp->topic(), tp->partition()};
+    buffers_.erase(id);
+    Result<storage::PartitionClaim> claim = state_->Claim(id.first, id.second);
+    while (!claim.ok()) {
+      spdlog::warn("claim {}:{}: {}", id.first, id.second, claim.status().ToString());
+      if (!ReconnectRedis(stop)) return;
+      claim = state_->Claim(id.first, id.second);
+    }
+    Owned owned;
+    owned.generation = claim->generation;
+    owned.stored_offset = claim->next_offset;
+    owned.position = claim->next_offset < 0 ? 0 : claim->next_offset;
+    owned.hwm = claim->source_hwm;
+    // Redis holds the offset of record (DESIGN §5); a new group starts at the earliest offset.
+    tp->set_offset(claim->next_offset < 0 ? RdKafka::Topic::OFFSET_BEGINNING : claim->next_offset);
+    spdlog::info("assigned {}:{} generation {} from offset {}", id.first, id.second,
+                 owned.generation, claim->next_offset);
+    owned_[id] = std::move(owned);
+  }
+}
+
+void Worker::OnRevoke(std::vector<RdKafka::TopicPartition*>& partitions) {
+  for (RdKafka::TopicPartition* tp : partitions) {
+    PartitionId id{tp->topic(), tp->partition()};
+    owned_.erase(id);
+    buffers_.erase(id);  // uncommitted: the next owner replays them from Redis's offset
+  }
+}
+
+Result<bool> Worker::CommitLanded(const PartitionId& id, int64_t next_offset) {
+  auto reply = redis_->Command(
+      {"HMGET", storage::PartitionKey(id.first, id.second, "meta"), "gen", "offset"});
+  if (!reply.ok()) return reply.status();
+  auto gen = reply->elements.at(0).AsInt();
+  auto offset = reply->elements.at(1).AsInt();
+  if (!gen.ok() || !offset.ok()) return Status::Corruption("bad meta for " + id.first);
+  const Owned& owned = owned_.at(id);
+  if (*gen != owned.generation) return Status::Fenced("generation moved to " + std::to_string(*gen));
+  return *offset == next_offset;
+}
+
+void Worker::Rewind(const PartitionId& id) {
+  auto it = owned_.find(id);
+  if (it == owned_.end()) return;
+  int64_t target = it->second.stored_offset < 0 ? RdKafka::Topic::OFFSET_BEGINNING
+                                                : it->second.stored_offset;
+  std::unique_ptr<RdKafka::TopicPartition> tp(
+      RdKafka::TopicPartition::create(id.first, id.second, target));
+  RdKafka::ErrorCode err = consumer_->seek(*tp, 5000);
+  if (err != RdKafka::ERR_NO_ERROR) {
+    spdlog::error("seek {}:{} to {}: {}", id.first, id.second, target, RdKafka::err2str(err));
+  }
+  it->second.position = std::max<int64_t>(it->second.stored_offset, 0);
+  ++counters_.retried_batches;
+}
+
+int64_t Worker::HighWatermark(const PartitionId& id) {
+  int64_t low = -1, high = -1;
+  consumer_->get_watermark_offsets(id.first, id.second, &low, &high);
+  return high;
+}
+
+Status Worker::Cycle(const std::atomic<bool>& stop) {
+  buffers_.clear();
+  const auto deadline = Clock::now() + options_.max_batch_wait;
+  int collected = 0;
+  while (collected < options_.max_batch_records && !stop.load()) {
+    auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (remaining.count() <= 0) break;
+    std::unique_ptr<RdKafka::Message> m(consumer_->consume(static_cast<int>(remaining.count())));
+    if (m->err() == RdKafka::ERR__TIMED_OUT) break;
+    if (m->err() == RdKafka::ERR__PARTITION_EOF) continue;
+    if (m->err() != RdKafka::ERR_NO_ERROR) {
+      spdlog::warn("consume: {}", m->errstr());
+      continue;
+    }
+    PartitionId id{m->topic_name(), m->partition()};
+    auto owned = owned_.find(id);
+    if (owned == owned_.end() || m->offset() < owned->second.position) continue;  // stale
+    if (m->offset() > owned->second.position && owned->second.position > 0) {
+      spdlog::warn("{}:{} skipped from offset {} to {} (log truncated by the broker?)", id.first,
+                   id.second, owned->second.position, m->offset());
+    }
+    owned->second.position = m->offset() + 1;
+    buffers_[id].push_back(std::move(m));
+    ++collected;
+  }
+  if (buffers_.empty()) return Status::Ok();
+  counters_.records_consumed += collected;
+
+  // Stage 1 produces everything first; one flush covers every partition of the cycle.
+  std::map<PartitionId, storage::CheckoutsCommit> stage1;
+  for (auto& [id, batch] : buffers_) {
+    if (id.first != storage::kCheckoutsTopic) continue;
+    const Owned& owned = owned_.at(id);
+    storage::CheckoutsCommit& commit = stage1[id];
+    commit.generation = owned.generation;
+    commit.expected_offset = owned.stored_offset;
+    if (Status s = checkout_stage_->Process(id.second, batch, &commit); !s.ok()) return s;
+    commit.high_watermark = HighWatermark(id);
+  }
+  if (!stage1.empty()) {
+    if (Status s = producer_->Flush(options_.flush_timeout); !s.ok()) {
+      // Nothing of this cycle is committed: replay it (downstream drops the duplicates).
+      spdlog::warn("delivery failed, replaying the batch: {}", s.message());
+      for (const auto& entry : stage1) Rewind(entry.first);
+      return Status::Ok();
+    }
+  }
+
+  std::vector<RdKafka::TopicPartition*> advisory;
+  auto commit_one = [&](const PartitionId& id, int64_t next_offset, auto&& do_commit) {
+    Status s = do_commit();
+    while (s.code() == StatusCode::kUnavailable) {
+      if (!ReconnectRedis(&stop)) return false;
+      auto landed = CommitLanded(id, next_offset);
+      if (landed.ok() && *landed) {
+        s = Status::Ok();
+      } else if (landed.ok() || landed.status().code() == StatusCode::kUnavailable) {
+        s = do_commit();
+      } else {
+        s = landed.status();
+      }
+    }
+    if (s.code() == StatusCode::kFenced) {
+      // Another worker owns the partition now: drop it; the group will revoke it from us.
+      spdlog::warn("{}:{} fenced: {}", id.first, id.second, s.message());
+      ++counters_.fenced_batches;
+      owned_.erase(id);
+      return false;
+    }
+    if (!s.ok()) {
+      spdlog::error("{}:{} commit failed: {}", id.first, id.second, s.ToString());
+      Rewind(id);
+      return false;
+    }
+    owned_.at(id).stored_offset = next_offset;
+    ++counters_.batches_committed;
+    advisory.push_back(RdKafka::TopicPartition::create(id.first, id.second, next_offset));
+    return true;
+  };
+
+  for (auto& [id, commit] : stage1) {
+    commit_one(id, commit.next_offset, [&] { return state_->CommitCheckouts(id.second, commit); });
+  }
+  for (auto& [id, batch] : buffers_) {
+    if (id.first != storage::kItemSalesTopic || !owned_.count(id)) continue;
+    Owned& owned = owned_.at(id);
+    storage::ItemSalesCommit commit;
+    commit.generation = owned.generation;
+    commit.expected_offset = owned.stored_offset;
+    auto hwm = owned.hwm;  // adopted only once the commit lands
+    if (Status s = item_stage_.Process(batch, &hwm, &commit); !s.ok()) return s;
+    commit.high_watermark = HighWatermark(id);
+    if (commit_one(id, commit.next_offset,
+                   [&] { return state_->CommitItemSales(id.second, commit); })) {
+      owned_.at(id).hwm = std::move(hwm);
+    }
+  }
+  if (!advisory.empty()) {
+    // Kafka's group offsets are advisory (lag tooling); Redis's are the record (DESIGN §5).
+    consumer_->commitAsync(advisory);
+    for (auto* tp : advisory) delete tp;
+  }
+  return Status::Ok();
+}
+
+Status Worker::Run(const std::atomic<bool>& stop) {
+  stop_ = &stop;
+  RdKafka::ErrorCode err = consumer_->subscribe(
+      {std::string(storage::kCheckoutsTopic), std::string(storage::kItemSalesTopic)});
+  if (err != RdKafka::ERR_NO_ERROR) {
+    return Status::Unavailable("subscribe: " + RdKafka::err2str(err));
+  }
+  Status result;
+  while (!stop.load()) {
+    result = Cycle(stop);
+    if (!result.ok()) break;
+  }
+  consumer_->close();  // leaves the group; revokes through the rebalance callback
+  if (Status s = producer_->Flush(options_.flush_timeout); !s.ok()) {
+    spdlog::warn("final flush: {}", s.message());
+  }
+  return result;
+}
+
+Status RunWorkers(const WorkerOptions& options, int threads, const std::atomic<bool>& stop) {
+  std::vector<std::unique_ptr<Worker>> workers;
+  for (int i = 0; i < threads; ++i) {
+    auto w = Worker::Create(options);
+    if (!w.ok()) return w.status();
+    workers.push_back(std::move(*w));
+  }
+  // One worker failing stops them all, so the process exits with its reason.
+  std::atomic<bool> local_stop{false};
+  std::vector<Status> results(workers.size());
+  std::vector<std::thread> pool;
+  for (size_t i = 0; i < workers.size(); ++i) {
+    pool.emplace_back([&, i] {
+      results[i] = workers[i]->Run(local_stop);
+      if (!results[i].ok()) local_stop = true;
+    });
+  }
+  while (!local_stop.load()) {
+    if (stop.load()) local_stop = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  for (auto& t : pool) t.join();
+  for (const Status& s : results) {
+    if (!s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+}  // namespace segstream::ingest

@@ -1,0 +1,87 @@
+// A processing worker (DESIGN §1, §5): one consumer in the group subscribed to `checkouts`
+// (stage 1) and `item-sales` (stage 2). Each cycle collects a batch, runs the stages, waits for
+// delivery of everything produced, then makes one atomic Redis call per partition batch.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "ingest/kafka.h"
+#include "ingest/stages.h"
+#include "storage/partition_state.h"
+#include "storage/redis_client.h"
+
+namespace segstream::ingest {
+
+struct WorkerOptions {
+  KafkaOptions kafka;
+  storage::RedisOptions redis;
+  // A cycle ends after this many records or this long, whichever comes first: large enough to
+  // amortise the Redis round trip and the producer flush, small enough to keep latency low.
+  int max_batch_records = 20000;
+  std::chrono::milliseconds max_batch_wait{20};
+  // How long a cycle waits for its produced records to be acknowledged.
+  std::chrono::milliseconds flush_timeout{30000};
+  // Longest back-off between Redis reconnect attempts.
+  std::chrono::milliseconds max_backoff{2000};
+};
+
+struct WorkerCounters {
+  std::atomic<int64_t> records_consumed{0};
+  std::atomic<int64_t> batches_committed{0};
+  std::atomic<int64_t> fenced_batches{0};
+  std::atomic<int64_t> retried_batches{0};
+};
+
+class Worker {
+ public:
+  static Result<std::unique_ptr<Worker>> Create(const WorkerOptions& options);
+  ~Worker();
+
+  // Runs until `stop` becomes true, then finishes the cycle in hand, leaves the group and returns.
+  Status Run(const std::atomic<bool>& stop);
+  const WorkerCounters& counters() const { return counters_; }
+
+ private:
+  struct Owned {
+    int64_t generation = 0;
+    int64_t stored_offset = -1;  // next offset per Redis; -1 = none committed
+    int64_t position = -1;       // next offset expected from the consumer
+    std::map<int32_t, storage::HighWaterMark> hwm;  // stage 2 only
+  };
+  using PartitionId = std::pair<std::string, int32_t>;
+  class Rebalancer;
+
+  explicit Worker(WorkerOptions options);
+  Status Cycle(const std::atomic<bool>& stop);
+  void OnAssign(std::vector<RdKafka::TopicPartition*>& partitions, const std::atomic<bool>* stop);
+  void OnRevoke(std::vector<RdKafka::TopicPartition*>& partitions);
+  // Retries until Redis answers or `stop`; false if stopped.
+  bool ReconnectRedis(const std::atomic<bool>* stop);
+  // After a commit whose reply was lost: did it land? (generation unchanged, offset moved).
+  Result<bool> CommitLanded(const PartitionId& id, int64_t next_offset);
+  void Rewind(const PartitionId& id);
+  int64_t HighWatermark(const PartitionId& id);
+
+  WorkerOptions options_;
+  WorkerCounters counters_;
+  std::unique_ptr<Rebalancer> rebalancer_;
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  std::unique_ptr<Producer> producer_;
+  std::unique_ptr<storage::RedisConnection> redis_;
+  std::unique_ptr<storage::PartitionStateStore> state_;
+  std::map<PartitionId, Owned> owned_;
+  std::map<PartitionId, MessageBatch> buffers_;
+  std::unique_ptr<CheckoutStage> checkout_stage_;
+  ItemStage item_stage_;
+  const std::atomic<bool>* stop_ = nullptr;
+};
+
+// Runs `threads` workers (one consumer each, one group) until `stop`; the first error wins.
+Status RunWorkers(const WorkerOptions& options, int threads, const std::atomic<bool>& stop);
+
+}  // namespace segstream::ingest

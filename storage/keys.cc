@@ -1,0 +1,17 @@
+#include "storage/keys.h"
+
+namespace segstream::storage {
+
+std::string PartitionKey(std::string_view topic, int32_t partition, std::string_view suffix) {
+  std::string key = "{";
+  key.append(topic).append(":").append(std::to_string(partition)).append("}:").append(suffix);
+  return key;
+}
+
+std::string PartitionsSetKey(std::string_view topic) {
+  return "segstream:partitions:" + std::string(topic);
+}
+
+std::string ReplayStatusKey() { return "segstream:replay"; }
+
+}  // namespace segstream::storage

@@ -1,0 +1,187 @@
+#include "storage/partition_state.h"
+
+#include <string_view>
+
+#include "storage/keys.h"
+
+namespace segstream::storage {
+
+namespace {
+
+// Claim: a new generation fences every earlier owner; returns it with the whole meta hash.
+constexpr std::string_view kClaimScript = R"lua(
+local gen = redis.call('HINCRBY', KEYS[1], 'gen', 1)
+return {gen, redis.call('HGETALL', KEYS[1])}
+)lua";
+
+// Shared fence: the caller's generation must be current and the stored offset what it expects.
+// ARGV[1] = generation, ARGV[2] = expected stored offset ('' = none yet).
+#define SEGSTREAM_FENCE_LUA                                                        \
+  "local gen = redis.call('HGET', KEYS[1], 'gen')\n"                               \
+  "if gen ~= ARGV[1] then\n"                                                        \
+  "  return redis.error_reply('FENCED generation ' .. tostring(gen) .. ' is current')\n" \
+  "end\n"                                                                           \
+  "local cur = redis.call('HGET', KEYS[1], 'offset') or ''\n"                       \
+  "if cur ~= ARGV[2] then\n"                                                        \
+  "  return redis.error_reply('FENCED stored offset ' .. cur .. ' moved')\n"        \
+  "end\n"
+
+// Stage 1. KEYS: meta, dlq_reasons. ARGV: gen, expected, next_offset, events, dlq, item_sales,
+// max_event_ms, high_watermark, n_reasons, (reason, count)*.
+constexpr std::string_view kCommitCheckoutsScript = SEGSTREAM_FENCE_LUA R"lua(
+redis.call('HSET', KEYS[1], 'offset', ARGV[3], 'high_watermark', ARGV[8])
+redis.call('HINCRBY', KEYS[1], 'events', ARGV[4])
+redis.call('HINCRBY', KEYS[1], 'dlq', ARGV[5])
+redis.call('HINCRBY', KEYS[1], 'item_sales', ARGV[6])
+local max_ms = tonumber(redis.call('HGET', KEYS[1], 'max_event_ms') or '0')
+if tonumber(ARGV[7]) > max_ms then redis.call('HSET', KEYS[1], 'max_event_ms', ARGV[7]) end
+local n = tonumber(ARGV[9])
+for i = 0, n - 1 do
+  redis.call('HINCRBY', KEYS[2], ARGV[10 + 2 * i], ARGV[11 + 2 * i])
+end
+return 'OK'
+)lua";
+
+// Stage 2. KEYS: meta, orders, units, returned, revenue, desc. ARGV: gen, expected, next_offset,
+// high_watermark, applied, duplicates, n_hwm, (source, offset, seq)*, n_items,
+// (sku, orders, units, returned, revenue, description)*. Zero deltas are skipped.
+constexpr std::string_view kCommitItemSalesScript = SEGSTREAM_FENCE_LUA R"lua(
+redis.call('HSET', KEYS[1], 'offset', ARGV[3], 'high_watermark', ARGV[4])
+redis.call('HINCRBY', KEYS[1], 'applied', ARGV[5])
+redis.call('HINCRBY', KEYS[1], 'duplicates', ARGV[6])
+local i = 8
+for _ = 1, tonumber(ARGV[7]) do
+  redis.call('HSET', KEYS[1], 'hwm:' .. ARGV[i], ARGV[i + 1] .. ':' .. ARGV[i + 2])
+  i = i + 3
+end
+local n = tonumber(ARGV[i])
+i = i + 1
+for _ = 1, n do
+  local sku = ARGV[i]
+  for f = 1, 4 do
+    if ARGV[i + f] ~= '0' then redis.call('HINCRBY', KEYS[1 + f], sku, ARGV[i + f]) end
+  end
+  if ARGV[i + 5] ~= '' then redis.call('HSETNX', KEYS[6], sku, ARGV[i + 5]) end
+  i = i + 6
+end
+return 'OK'
+)lua";
+
+#undef SEGSTREAM_FENCE_LUA
+
+enum Script { kClaim = 0, kCommitCheckouts = 1, kCommitItemSales = 2 };
+constexpr std::string_view kScripts[] = {kClaimScript, kCommitCheckoutsScript,
+                                         kCommitItemSalesScript};
+
+std::string OffsetArg(int64_t offset) { return offset < 0 ? "" : std::to_string(offset); }
+
+}  // namespace
+
+Result<RedisValue> PartitionStateStore::RunScript(int which, const std::vector<std::string>& keys,
+                                                  const std::vector<std::string>& args) {
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (sha_[which].empty()) {
+      auto loaded = redis_->Command({"SCRIPT", "LOAD", std::string(kScripts[which])});
+      if (!loaded.ok()) return loaded.status();
+      if (loaded->is_error()) return Status::Internal("SCRIPT LOAD failed: " + loaded->str);
+      sha_[which] = loaded->str;
+    }
+    std::vector<std::string> argv = {"EVALSHA", sha_[which], std::to_string(keys.size())};
+    argv.insert(argv.end(), keys.begin(), keys.end());
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto reply = redis_->Command(argv);
+    if (reply.ok() && reply->is_error() && reply->str.rfind("NOSCRIPT", 0) == 0) {
+      sha_[which].clear();  // Redis restarted without its script cache: load and retry once
+      continue;
+    }
+    return reply;
+  }
+  return Status::Internal("script not loadable");
+}
+
+Result<PartitionClaim> PartitionStateStore::Claim(std::string_view topic, int32_t partition) {
+  if (auto added = redis_->Command(
+          {"SADD", PartitionsSetKey(topic), std::to_string(partition)});
+      !added.ok()) {
+    return added.status();
+  }
+  auto reply = RunScript(kClaim, {PartitionKey(topic, partition, "meta")}, {});
+  if (!reply.ok()) return reply.status();
+  if (reply->is_error()) return Status::Internal("claim failed: " + reply->str);
+  if (reply->elements.size() != 2) return Status::Corruption("claim: unexpected reply shape");
+  PartitionClaim claim;
+  claim.generation = reply->elements[0].integer;
+  const auto& fields = reply->elements[1].elements;
+  for (size_t i = 0; i + 1 < fields.size(); i += 2) {
+    const std::string& name = fields[i].str;
+    const std::string& value = fields[i + 1].str;
+    if (name == "offset") {
+      auto v = fields[i + 1].AsInt();
+      if (!v.ok()) return v.status();
+      claim.next_offset = *v;
+    } else if (name.rfind("hwm:", 0) == 0) {
+      auto colon = value.find(':');
+      if (colon == std::string::npos) return Status::Corruption("bad high-water mark " + value);
+      HighWaterMark hwm;
+      hwm.offset = std::stoll(value.substr(0, colon));
+      hwm.seq = std::stoi(value.substr(colon + 1));
+      claim.source_hwm[std::stoi(name.substr(4))] = hwm;
+    }
+  }
+  return claim;
+}
+
+Status PartitionStateStore::CheckCommitReply(const Result<RedisValue>& reply,
+                                             std::string_view what) {
+  if (!reply.ok()) return reply.status();
+  if (reply->is_error()) {
+    if (reply->str.rfind("FENCED", 0) == 0) return Status::Fenced(std::string(what) + ": " + reply->str);
+    return Status::Internal(std::string(what) + ": " + reply->str);
+  }
+  return Status::Ok();
+}
+
+Status PartitionStateStore::CommitCheckouts(int32_t partition, const CheckoutsCommit& c) {
+  std::vector<std::string> keys = {PartitionKey(kCheckoutsTopic, partition, "meta"),
+                                   PartitionKey(kCheckoutsTopic, partition, "dlq_reasons")};
+  std::vector<std::string> args = {std::to_string(c.generation), OffsetArg(c.expected_offset),
+                                   std::to_string(c.next_offset), std::to_string(c.events),
+                                   std::to_string(c.dlq),        std::to_string(c.item_sales),
+                                   std::to_string(c.max_event_ms),
+                                   std::to_string(c.high_watermark),
+                                   std::to_string(c.dlq_reasons.size())};
+  for (const auto& [reason, count] : c.dlq_reasons) {
+    args.push_back(reason);
+    args.push_back(std::to_string(count));
+  }
+  return CheckCommitReply(RunScript(kCommitCheckouts, keys, args), "commit checkouts");
+}
+
+Status PartitionStateStore::CommitItemSales(int32_t partition, const ItemSalesCommit& c) {
+  std::vector<std::string> keys;
+  for (const char* suffix : {"meta", "orders", "units", "returned", "revenue", "desc"}) {
+    keys.push_back(PartitionKey(kItemSalesTopic, partition, suffix));
+  }
+  std::vector<std::string> args = {std::to_string(c.generation), OffsetArg(c.expected_offset),
+                                   std::to_string(c.next_offset), std::to_string(c.high_watermark),
+                                   std::to_string(c.applied),     std::to_string(c.duplicates),
+                                   std::to_string(c.source_hwm.size())};
+  for (const auto& [source, hwm] : c.source_hwm) {
+    args.push_back(std::to_string(source));
+    args.push_back(std::to_string(hwm.offset));
+    args.push_back(std::to_string(hwm.seq));
+  }
+  args.push_back(std::to_string(c.items.size()));
+  args.reserve(args.size() + 6 * c.items.size());
+  for (const auto& [sku, d] : c.items) {
+    args.push_back(sku);
+    args.push_back(std::to_string(d.orders));
+    args.push_back(std::to_string(d.units));
+    args.push_back(std::to_string(d.returned_units));
+    args.push_back(std::to_string(d.revenue_micros));
+    args.push_back(d.description);
+  }
+  return CheckCommitReply(RunScript(kCommitItemSales, keys, args), "commit item-sales");
+}
+
+}  // namespace segstream::storage

@@ -1,0 +1,78 @@
+// Per-partition state in Redis, committed with the partition's offset in ONE atomic Lua call that
+// first checks the fence: the stored offset and the assignment generation (DESIGN §5). A worker
+// that lost its partition (a zombie) gets kFenced and must drop its batch.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "storage/redis_client.h"
+
+namespace segstream::storage {
+
+// Highest (source offset, seq) of item-sales applied from one stage-1 partition.
+struct HighWaterMark {
+  int64_t offset = -1;
+  int32_t seq = -1;
+  bool Covers(int64_t o, int32_t s) const { return o < offset || (o == offset && s <= seq); }
+};
+
+// What a worker learns when it takes a partition.
+struct PartitionClaim {
+  int64_t generation = 0;
+  int64_t next_offset = -1;                    // -1: nothing committed yet, start at the earliest
+  std::map<int32_t, HighWaterMark> source_hwm;  // item-sales partitions only
+};
+
+// Stage 1 (checkouts) batch: counters and the new offset.
+struct CheckoutsCommit {
+  int64_t generation = 0;
+  int64_t expected_offset = -1;  // what the worker believes is stored (fence)
+  int64_t next_offset = 0;
+  int64_t events = 0;      // checkouts processed (valid)
+  int64_t dlq = 0;         // dead-lettered
+  int64_t item_sales = 0;  // item-sales records produced
+  int64_t max_event_ms = 0;
+  int64_t high_watermark = -1;  // broker's end offset as last seen, for lag
+  std::map<std::string, int64_t> dlq_reasons;
+};
+
+struct ItemDelta {
+  int64_t orders = 0, units = 0, returned_units = 0, revenue_micros = 0;
+  std::string description;
+};
+
+// Stage 2 (item-sales) batch: per-sku deltas, new high-water marks and the new offset.
+struct ItemSalesCommit {
+  int64_t generation = 0;
+  int64_t expected_offset = -1;
+  int64_t next_offset = 0;
+  int64_t high_watermark = -1;
+  int64_t applied = 0;     // records applied
+  int64_t duplicates = 0;  // records dropped by the high-water mark
+  std::map<int32_t, HighWaterMark> source_hwm;  // only the sources that moved
+  std::map<std::string, ItemDelta> items;
+};
+
+class PartitionStateStore {
+ public:
+  explicit PartitionStateStore(RedisConnection* redis) : redis_(redis) {}
+
+  // Bumps the partition's generation (fencing out any previous owner) and reads its state.
+  Result<PartitionClaim> Claim(std::string_view topic, int32_t partition);
+  // kFenced if another owner claimed the partition or the stored offset moved.
+  Status CommitCheckouts(int32_t partition, const CheckoutsCommit& commit);
+  Status CommitItemSales(int32_t partition, const ItemSalesCommit& commit);
+
+ private:
+  Result<RedisValue> RunScript(int which, const std::vector<std::string>& keys,
+                               const std::vector<std::string>& args);
+  Status CheckCommitReply(const Result<RedisValue>& reply, std::string_view what);
+
+  RedisConnection* redis_;
+  std::string sha_[3];  // SCRIPT LOAD digests, reloaded after NOSCRIPT (a restarted Redis)
+};
+
+}  // namespace segstream::storage

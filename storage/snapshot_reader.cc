@@ -1,0 +1,140 @@
+#include "storage/snapshot_reader.h"
+
+#include <algorithm>
+#include <unordered_map>
+
+#include "storage/keys.h"
+
+namespace segstream::storage {
+
+namespace {
+
+// HGETALL reply → field map; integers parsed where asked.
+std::unordered_map<std::string, std::string> ToMap(const RedisValue& v) {
+  std::unordered_map<std::string, std::string> m;
+  for (size_t i = 0; i + 1 < v.elements.size(); i += 2) m[v.elements[i].str] = v.elements[i + 1].str;
+  return m;
+}
+
+int64_t IntField(const std::unordered_map<std::string, std::string>& m, const std::string& f,
+                 int64_t fallback = 0) {
+  auto it = m.find(f);
+  if (it == m.end()) return fallback;
+  try {
+    return std::stoll(it->second);
+  } catch (const std::exception&) {
+    return fallback;
+  }
+}
+
+}  // namespace
+
+Result<std::vector<int32_t>> SnapshotReader::Partitions(std::string_view topic) {
+  auto reply = redis_->Command({"SMEMBERS", PartitionsSetKey(topic)});
+  if (!reply.ok()) return reply.status();
+  std::vector<int32_t> parts;
+  for (const auto& e : reply->elements) {
+    auto p = e.AsInt();
+    if (!p.ok()) return p.status();
+    parts.push_back(static_cast<int32_t>(*p));
+  }
+  std::sort(parts.begin(), parts.end());
+  return parts;
+}
+
+Result<PipelineStatus> SnapshotReader::ReadStatus() {
+  PipelineStatus status;
+  std::vector<std::vector<std::string>> commands;
+  std::vector<std::pair<std::string, int32_t>> order;
+  for (std::string_view topic : {kCheckoutsTopic, kItemSalesTopic}) {
+    auto parts = Partitions(topic);
+    if (!parts.ok()) return parts.status();
+    for (int32_t p : *parts) {
+      commands.push_back({"HGETALL", PartitionKey(topic, p, "meta")});
+      order.emplace_back(std::string(topic), p);
+      if (topic == kCheckoutsTopic) {
+        commands.push_back({"HGETALL", PartitionKey(topic, p, "dlq_reasons")});
+        order.emplace_back("dlq_reasons", p);
+      }
+    }
+  }
+  commands.push_back({"HGETALL", ReplayStatusKey()});
+  auto replies = redis_->Pipeline(commands);
+  if (!replies.ok()) return replies.status();
+  bool any_partition_events = false;
+  for (size_t i = 0; i < order.size(); ++i) {
+    auto m = ToMap((*replies)[i]);
+    const auto& [topic, p] = order[i];
+    if (topic == "dlq_reasons") {
+      for (const auto& entry : m) status.dlq_reasons[entry.first] += IntField(m, entry.first);
+      continue;
+    }
+    PartitionProgress progress{IntField(m, "offset", -1), IntField(m, "high_watermark", -1)};
+    status.partitions[topic + ":" + std::to_string(p)] = progress;
+    if (topic == kItemSalesTopic) {
+      status.item_sales_applied += IntField(m, "applied");
+      status.item_sales_duplicates += IntField(m, "duplicates");
+    }
+    if (topic == kCheckoutsTopic) {
+      status.events_processed += IntField(m, "events");
+      status.dlq_events += IntField(m, "dlq");
+      status.item_sales_produced += IntField(m, "item_sales");
+      int64_t max_ms = IntField(m, "max_event_ms");
+      status.max_event_ms = std::max(status.max_event_ms, max_ms);
+      if (max_ms > 0) {
+        status.min_partition_max_event_ms = any_partition_events
+                                                ? std::min(status.min_partition_max_event_ms, max_ms)
+                                                : max_ms;
+        any_partition_events = true;
+      }
+    }
+  }
+  auto replay = ToMap(replies->back());
+  if (!replay.empty()) {
+    status.replay_known = true;
+    status.replay_done = IntField(replay, "done") != 0;
+    status.replay_events = IntField(replay, "events");
+    status.replay_rows_skipped = IntField(replay, "rows_skipped");
+  }
+  return status;
+}
+
+Result<std::vector<ItemCounts>> SnapshotReader::ReadItems() {
+  auto parts = Partitions(kItemSalesTopic);
+  if (!parts.ok()) return parts.status();
+  static constexpr const char* kSuffixes[] = {"orders", "units", "returned", "revenue", "desc"};
+  std::vector<std::vector<std::string>> commands;
+  for (int32_t p : *parts) {
+    for (const char* suffix : kSuffixes) {
+      commands.push_back({"HGETALL", PartitionKey(kItemSalesTopic, p, suffix)});
+    }
+  }
+  auto replies = redis_->Pipeline(commands);
+  if (!replies.ok()) return replies.status();
+  std::vector<ItemCounts> items;
+  std::unordered_map<std::string, size_t> index;
+  for (size_t r = 0; r < replies->size(); ++r) {
+    const int field = static_cast<int>(r % 5);
+    const auto& elems = (*replies)[r].elements;
+    for (size_t i = 0; i + 1 < elems.size(); i += 2) {
+      const std::string& sku = elems[i].str;
+      auto [it, inserted] = index.try_emplace(sku, items.size());
+      if (inserted) {
+        items.emplace_back();
+        items.back().sku = sku;
+      }
+      ItemCounts& item = items[it->second];
+      if (field == 4) {
+        item.description = elems[i + 1].str;
+        continue;
+      }
+      auto v = elems[i + 1].AsInt();
+      if (!v.ok()) return v.status();
+      int64_t* target[] = {&item.orders, &item.units, &item.returned_units, &item.revenue_micros};
+      *target[field] += *v;
+    }
+  }
+  return items;
+}
+
+}  // namespace segstream::storage

@@ -1,0 +1,60 @@
+// Reads the pipeline's state out of Redis for serving: every partition's meta and item counters,
+// summed over partitions (each sku lives in exactly one item-sales partition).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "storage/redis_client.h"
+
+namespace segstream::storage {
+
+struct ItemCounts {
+  std::string sku;
+  std::string description;
+  int64_t orders = 0;
+  int64_t units = 0;
+  int64_t returned_units = 0;
+  int64_t revenue_micros = 0;
+};
+
+struct PartitionProgress {
+  int64_t committed_offset = -1;  // next offset to read; -1 = none committed
+  int64_t high_watermark = -1;    // end offset as last seen by the worker
+  int64_t lag() const {
+    return high_watermark < 0 ? 0 : high_watermark - std::max<int64_t>(committed_offset, 0);
+  }
+};
+
+struct PipelineStatus {
+  int64_t events_processed = 0;  // valid checkouts, DLQ excluded
+  int64_t dlq_events = 0;
+  int64_t item_sales_produced = 0;  // unique item-sales records (stage 1, exactly once)
+  int64_t item_sales_applied = 0;   // of those, applied by stage 2 (duplicates excluded)
+  int64_t item_sales_duplicates = 0;  // replayed records stage 2 dropped
+  int64_t max_event_ms = 0;  // max over partitions
+  int64_t min_partition_max_event_ms = 0;  // min over partitions with events (watermark input)
+  std::map<std::string, int64_t> dlq_reasons;
+  std::map<std::string, PartitionProgress> partitions;  // "checkouts:0", "item-sales:3", ...
+  bool replay_known = false;
+  bool replay_done = false;
+  int64_t replay_events = 0;
+  int64_t replay_rows_skipped = 0;
+};
+
+class SnapshotReader {
+ public:
+  explicit SnapshotReader(RedisConnection* redis) : redis_(redis) {}
+
+  Result<PipelineStatus> ReadStatus();
+  // Every item with any counter, unordered.
+  Result<std::vector<ItemCounts>> ReadItems();
+
+ private:
+  Result<std::vector<int32_t>> Partitions(std::string_view topic);
+  RedisConnection* redis_;
+};
+
+}  // namespace segstream::storage

@@ -1,0 +1,120 @@
+"""Independent ground truth for the Online Retail CSV (DESIGN §2, §3), computed with Python's own
+csv and decimal modules: it shares no code with segstream, so it can judge segstream's answers."""
+import csv
+import datetime
+import decimal
+import gzip
+from collections import defaultdict
+
+MICROS = decimal.Decimal(1_000_000)
+
+
+def _open(path):
+    return gzip.open(path, "rt", newline="", encoding="utf-8") if path.endswith(".gz") else open(
+        path, newline="", encoding="utf-8")
+
+
+def _column(header, *names):
+    lowered = [h.strip().lower() for h in header]
+    for name in names:
+        if name.lower() in lowered:
+            return lowered.index(name.lower())
+    raise ValueError(f"missing column {names} in {header}")
+
+
+def _event_ms(text):
+    text = text.strip()
+    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%m/%d/%Y %H:%M"):
+        try:
+            dt = datetime.datetime.strptime(text, fmt).replace(tzinfo=datetime.timezone.utc)
+            return int(dt.timestamp() * 1000)
+        except ValueError:
+            pass
+    raise ValueError(text)
+
+
+def checkouts(path):
+    """Yields (invoice, customer, event_ms, [(sku, description, quantity, price_micros)]) for each
+    run of consecutive rows with the same invoice number."""
+    with _open(path) as f:
+        reader = csv.reader(f)
+        header = next(reader)
+        inv, sku, desc, qty, date, price, cust = (
+            _column(header, "InvoiceNo", "Invoice"), _column(header, "StockCode"),
+            _column(header, "Description"), _column(header, "Quantity"),
+            _column(header, "InvoiceDate"), _column(header, "UnitPrice", "Price"),
+            _column(header, "CustomerID", "Customer ID"))
+        current = None
+        for row in reader:
+            if not row:
+                continue
+            if current is None or row[inv] != current[0]:
+                if current is not None:
+                    yield current
+                customer = row[cust].strip()
+                if customer.endswith(".0"):
+                    customer = customer[:-2]
+                current = (row[inv], customer, _event_ms(row[date]), [])
+            micros = int((decimal.Decimal(row[price]) * MICROS).to_integral_exact())
+            current[3].append((row[sku], row[desc], int(row[qty]), micros))
+        if current is not None:
+            yield current
+
+
+def dead_letter_reason(invoice, event_ms, lines):
+    """The DESIGN §2 rules that can apply to a checkout read from the CSV."""
+    if not invoice:
+        return "empty_invoice_no"
+    if not lines:
+        return "no_lines"
+    if len(lines) > 10_000:
+        return "too_many_lines"
+    if event_ms <= 0:
+        return "bad_event_time"
+    for sku, _, quantity, price in lines:
+        if not sku:
+            return "empty_sku"
+        if quantity == 0:
+            return "zero_quantity"
+        if price < 0:
+            return "negative_price"
+    return None
+
+
+def item_truth(path):
+    """Returns (items, summary): items[sku] = dict(orders, units, returned_units, revenue_micros)."""
+    items = defaultdict(lambda: {"orders": 0, "units": 0, "returned_units": 0,
+                                 "revenue_micros": 0})
+    summary = {"checkouts": 0, "processed": 0, "dlq": 0, "dlq_reasons": defaultdict(int),
+               "with_sale": 0}
+    for invoice, _customer, event_ms, lines in checkouts(path):
+        summary["checkouts"] += 1
+        reason = dead_letter_reason(invoice, event_ms, lines)
+        if reason:
+            summary["dlq"] += 1
+            summary["dlq_reasons"][reason] += 1
+            continue
+        summary["processed"] += 1
+        sold = set()
+        for sku, _, quantity, price in lines:
+            item = items[sku]
+            if quantity > 0:
+                item["units"] += quantity
+                item["revenue_micros"] += quantity * price
+                sold.add(sku)
+            else:
+                item["returned_units"] += -quantity
+        for sku in sold:
+            items[sku]["orders"] += 1
+        if sold:
+            summary["with_sale"] += 1
+    return dict(items), summary
+
+
+if __name__ == "__main__":
+    import sys
+    truth, summary = item_truth(sys.argv[1])
+    print(summary["checkouts"], summary["processed"], summary["dlq"], dict(summary["dlq_reasons"]),
+          len(truth), summary["with_sale"])
+    top = sorted(truth.items(), key=lambda kv: (-kv[1]["orders"], kv[0]))[:5]
+    print([(sku, v["orders"]) for sku, v in top])

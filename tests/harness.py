@@ -1,0 +1,108 @@
+"""Process-level test harness: starts segstream commands and redis-server on free loopback ports,
+talks HTTP to them, and always cleans up (even when a test fails)."""
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Processes:
+    """Owns every child process of a test; kills what is left on exit."""
+
+    def __init__(self):
+        self.children = []
+        self.tmp = tempfile.mkdtemp(prefix="segstream-test-")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for p in self.children:
+            if p.poll() is None:
+                p.kill()
+                p.wait(timeout=10)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def start(self, args, name, stdout=subprocess.PIPE):
+        log = open(os.path.join(self.tmp, name + ".log"), "wb")
+        p = subprocess.Popen(args, stdout=stdout, stderr=log, stdin=subprocess.DEVNULL)
+        p.log_path = log.name
+        self.children.append(p)
+        return p
+
+    def log(self, p):
+        with open(p.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def redis(self):
+        port = free_port()
+        p = self.start(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                        "--save", "", "--appendonly", "no", "--dir", self.tmp], "redis",
+                       stdout=subprocess.DEVNULL)
+        wait_for(lambda: _redis_ping(port), 10, "redis-server to answer")
+        return p, f"127.0.0.1:{port}"
+
+
+def _redis_ping(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def read_line_matching(p, pattern, timeout):
+    """Reads the child's stdout until a line matches `pattern`; returns the match."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        line = p.stdout.readline()
+        if not line:
+            if p.poll() is not None:
+                raise RuntimeError(f"process exited with {p.returncode} before printing {pattern}")
+            continue
+        m = re.search(pattern, line.decode("utf-8", "replace"))
+        if m:
+            return m
+    raise TimeoutError(f"no line matching {pattern} within {timeout}s")
+
+
+def wait_for(predicate, timeout, what):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+
+
+class Api:
+    """A keep-alive JSON client for the segstream HTTP API."""
+
+    def __init__(self, address):
+        host, port = address.rsplit(":", 1)
+        self.conn = http.client.HTTPConnection(host, int(port), timeout=30)
+
+    def get(self, path):
+        self.conn.request("GET", path)
+        r = self.conn.getresponse()
+        body = r.read()
+        return r.status, json.loads(body) if body else None
+
+
+def stop(p, timeout=60):
+    """SIGTERM, then wait; returns the exit code."""
+    p.send_signal(signal.SIGTERM)
+    return p.wait(timeout=timeout)
