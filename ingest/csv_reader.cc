@@ -131,13 +131,11 @@ const char* SplitFields(std::string_view line, std::vector<Field>* fields) {
       p = r + 1;
       continue;
     }
-    const void* comma = std::memchr(p, ',', static_cast<size_t>(end - p));
-    if (comma == nullptr) {
-      fields->push_back({std::string_view(p, static_cast<size_t>(end - p)), false});
-      return nullptr;
-    }
-    const char* c = static_cast<const char*>(comma);
+    // A plain loop, not memchr: fields are a few bytes long, so the call would cost more.
+    const char* c = p;
+    while (c < end && *c != ',') ++c;
     fields->push_back({std::string_view(p, static_cast<size_t>(c - p)), false});
+    if (c == end) return nullptr;
     p = c + 1;
   }
 }
@@ -303,6 +301,8 @@ struct CsvCheckoutReader::Impl {
   size_t header_columns = 0;
   std::vector<Field> fields;
   std::array<std::string, kNumColumns> scratch;
+  std::string last_date;  // the last InvoiceDate text that parsed, and its value
+  int64_t last_date_ms = 0;
 
   CsvStats stats;
   bool have_pending = false;
@@ -432,7 +432,15 @@ struct CsvCheckoutReader::Impl {
     auto raw = [&](Column c) { return fields[static_cast<size_t>(column[c])]; };
     auto text = [&](Column c) { return Unescape(raw(c), &scratch[c]); };
     if (!detail::ParseInt64(text(kQuantity), &row->quantity)) return "bad_quantity";
-    if (!detail::ParseInvoiceDate(text(kDate), &row->time_ms)) return "bad_date";
+    // Consecutive rows mostly share a timestamp: comparing is cheaper than parsing again.
+    const std::string_view date = text(kDate);
+    if (date == last_date) {
+      row->time_ms = last_date_ms;
+    } else {
+      if (!detail::ParseInvoiceDate(date, &row->time_ms)) return "bad_date";
+      last_date.assign(date);
+      last_date_ms = row->time_ms;
+    }
     if (!detail::ParseMicros(text(kPrice), &row->price_micros)) return "bad_price";
     row->invoice = text(kInvoice);
     row->sku = text(kSku);
