@@ -65,7 +65,7 @@ json ProtoToJson(const pb::Message& message) {
   return out;
 }
 
-json RecordToJson(const std::string& topic, const RdKafka::Message& record) {
+json RecordToJson(const std::string& topic, RdKafka::Message& record) {
   std::string_view value(static_cast<const char*>(record.payload()), record.len());
   json out;
   bool decoded = true;
@@ -93,7 +93,7 @@ json RecordToJson(const std::string& topic, const RdKafka::Message& record) {
   out["_partition"] = record.partition();
   out["_offset"] = record.offset();
   out["_key"] = record.key() ? json(*record.key()) : json(nullptr);
-  if (const RdKafka::Headers* headers = record.headers(); headers && headers->size() > 0) {
+  if (RdKafka::Headers* headers = record.headers(); headers && headers->size() > 0) {
     json h = json::object();
     for (const auto& header : headers->get_all()) {
       h[header.key()] = header.value() ? std::string(static_cast<const char*>(header.value()),

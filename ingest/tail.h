@@ -20,7 +20,7 @@ nlohmann::json ProtoToJson(const google::protobuf::Message& message);
 // Decodes one record of `topic` into a JSON object with `_partition`, `_offset`, `_key` (and
 // `_headers` when it has any). DLQ records decode as the Checkout they failed to be, or carry the
 // raw bytes in `_value` (UTF-8 with invalid bytes replaced) and `_undecodable: true`.
-nlohmann::json RecordToJson(const std::string& topic, const RdKafka::Message& record);
+nlohmann::json RecordToJson(const std::string& topic, RdKafka::Message& record);
 
 struct TailOptions {
   KafkaOptions kafka;

@@ -1,0 +1,174 @@
+// The atomic fenced commit (DESIGN §5) against a real redis-server.
+#include "storage/partition_state.h"
+
+#include <gtest/gtest.h>
+
+#include "storage/keys.h"
+#include "storage/redis_child.h"
+#include "storage/snapshot_reader.h"
+
+namespace segstream::storage {
+namespace {
+
+class PartitionStateTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(redis_.Start().ok());
+    auto conn = RedisConnection::Connect({redis_.host(), redis_.port()});
+    ASSERT_TRUE(conn.ok()) << conn.status().ToString();
+    conn_ = std::make_unique<RedisConnection>(std::move(*conn));
+    auto conn2 = RedisConnection::Connect({redis_.host(), redis_.port()});
+    ASSERT_TRUE(conn2.ok());
+    other_conn_ = std::make_unique<RedisConnection>(std::move(*conn2));
+  }
+
+  RedisChild redis_;
+  std::unique_ptr<RedisConnection> conn_, other_conn_;
+};
+
+TEST_F(PartitionStateTest, FirstClaimStartsAtEarliestWithGenerationOne) {
+  PartitionStateStore store(conn_.get());
+  auto claim = store.Claim(kCheckoutsTopic, 3);
+  ASSERT_TRUE(claim.ok()) << claim.status().ToString();
+  EXPECT_EQ(claim->generation, 1);
+  EXPECT_EQ(claim->next_offset, -1);
+  EXPECT_TRUE(claim->source_hwm.empty());
+}
+
+TEST_F(PartitionStateTest, CommitAppliesCountersAndOffsetTogether) {
+  PartitionStateStore store(conn_.get());
+  auto claim = store.Claim(kCheckoutsTopic, 0);
+  ASSERT_TRUE(claim.ok());
+  CheckoutsCommit c;
+  c.generation = claim->generation;
+  c.expected_offset = -1;
+  c.next_offset = 10;
+  c.events = 9;
+  c.dlq = 1;
+  c.item_sales = 40;
+  c.max_event_ms = 1291191960000;
+  c.dlq_reasons["negative_price"] = 1;
+  ASSERT_TRUE(store.CommitCheckouts(0, c).ok());
+  c.expected_offset = 10;
+  c.next_offset = 15;
+  c.events = 5;
+  c.dlq = 0;
+  c.dlq_reasons.clear();
+  ASSERT_TRUE(store.CommitCheckouts(0, c).ok());
+
+  SnapshotReader reader(conn_.get());
+  auto status = reader.ReadStatus();
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(status->events_processed, 14);
+  EXPECT_EQ(status->dlq_events, 1);
+  EXPECT_EQ(status->item_sales_produced, 80);
+  EXPECT_EQ(status->dlq_reasons.at("negative_price"), 1);
+  EXPECT_EQ(status->partitions.at("checkouts:0").committed_offset, 15);
+  auto again = store.Claim(kCheckoutsTopic, 0);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->next_offset, 15);
+}
+
+TEST_F(PartitionStateTest, ZombieWithOlderGenerationIsFencedAndChangesNothing) {
+  PartitionStateStore zombie(conn_.get());
+  PartitionStateStore owner(other_conn_.get());
+  auto old_claim = zombie.Claim(kCheckoutsTopic, 1);
+  ASSERT_TRUE(old_claim.ok());
+  auto new_claim = owner.Claim(kCheckoutsTopic, 1);
+  ASSERT_TRUE(new_claim.ok());
+  EXPECT_EQ(new_claim->generation, old_claim->generation + 1);
+
+  CheckoutsCommit late;
+  late.generation = old_claim->generation;
+  late.next_offset = 100;
+  late.events = 100;
+  Status s = zombie.CommitCheckouts(1, late);
+  EXPECT_EQ(s.code(), StatusCode::kFenced) << s.ToString();
+
+  SnapshotReader reader(conn_.get());
+  auto status = reader.ReadStatus();
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(status->events_processed, 0);
+}
+
+TEST_F(PartitionStateTest, CommitFromAStaleOffsetIsFenced) {
+  PartitionStateStore store(conn_.get());
+  auto claim = store.Claim(kCheckoutsTopic, 2);
+  ASSERT_TRUE(claim.ok());
+  CheckoutsCommit c;
+  c.generation = claim->generation;
+  c.next_offset = 5;
+  c.events = 5;
+  ASSERT_TRUE(store.CommitCheckouts(2, c).ok());
+  // The same batch again (e.g. a retry after a lost reply) must not count twice.
+  EXPECT_EQ(store.CommitCheckouts(2, c).code(), StatusCode::kFenced);
+}
+
+TEST_F(PartitionStateTest, ItemSalesDeltasAndHighWaterMarksSurviveAReclaim) {
+  PartitionStateStore store(conn_.get());
+  auto claim = store.Claim(kItemSalesTopic, 4);
+  ASSERT_TRUE(claim.ok());
+  ItemSalesCommit c;
+  c.generation = claim->generation;
+  c.next_offset = 3;
+  c.applied = 3;
+  c.source_hwm[0] = {41, 2};
+  c.source_hwm[5] = {7, 0};
+  c.items["85123A"] = {2, 12, 0, 30'600'000, "WHITE HANGING HEART T-LIGHT HOLDER"};
+  c.items["22423"] = {1, 1, 3, 12'750'000, "REGENCY CAKESTAND 3 TIER"};
+  ASSERT_TRUE(store.CommitItemSales(4, c).ok());
+  ItemSalesCommit d;
+  d.generation = claim->generation;
+  d.expected_offset = 3;
+  d.next_offset = 4;
+  d.applied = 1;
+  d.source_hwm[0] = {42, 0};
+  d.items["85123A"] = {1, 6, 2, 15'300'000, "ignored: first description wins"};
+  ASSERT_TRUE(store.CommitItemSales(4, d).ok());
+
+  // A restarted Redis loses its script cache: the store must reload (NOSCRIPT) transparently.
+  ASSERT_TRUE(conn_->Command({"SCRIPT", "FLUSH"}).ok());
+  auto reclaim = store.Claim(kItemSalesTopic, 4);
+  ASSERT_TRUE(reclaim.ok()) << reclaim.status().ToString();
+  EXPECT_EQ(reclaim->next_offset, 4);
+  ASSERT_EQ(reclaim->source_hwm.size(), 2u);
+  EXPECT_EQ(reclaim->source_hwm.at(0).offset, 42);
+  EXPECT_EQ(reclaim->source_hwm.at(0).seq, 0);
+  EXPECT_EQ(reclaim->source_hwm.at(5).offset, 7);
+
+  SnapshotReader reader(conn_.get());
+  auto items = reader.ReadItems();
+  ASSERT_TRUE(items.ok());
+  ASSERT_EQ(items->size(), 2u);
+  for (const auto& item : *items) {
+    if (item.sku == "85123A") {
+      EXPECT_EQ(item.orders, 3);
+      EXPECT_EQ(item.units, 18);
+      EXPECT_EQ(item.returned_units, 2);
+      EXPECT_EQ(item.revenue_micros, 45'900'000);
+      EXPECT_EQ(item.description, "WHITE HANGING HEART T-LIGHT HOLDER");
+    } else {
+      EXPECT_EQ(item.sku, "22423");
+      EXPECT_EQ(item.returned_units, 3);
+    }
+  }
+}
+
+TEST_F(PartitionStateTest, HighWaterMarkCoversEarlierRecordsOnly) {
+  HighWaterMark mark{10, 2};
+  EXPECT_TRUE(mark.Covers(9, 99));
+  EXPECT_TRUE(mark.Covers(10, 2));
+  EXPECT_FALSE(mark.Covers(10, 3));
+  EXPECT_FALSE(mark.Covers(11, 0));
+  EXPECT_FALSE(HighWaterMark{}.Covers(0, 0));
+}
+
+TEST_F(PartitionStateTest, TransportFailureIsUnavailableNotACrash) {
+  PartitionStateStore store(conn_.get());
+  redis_.Kill();
+  auto claim = store.Claim(kCheckoutsTopic, 0);
+  EXPECT_EQ(claim.status().code(), StatusCode::kUnavailable) << claim.status().ToString();
+}
+
+}  // namespace
+}  // namespace segstream::storage
