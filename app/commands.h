@@ -11,5 +11,6 @@ void RegisterWorkerCommand(CLI::App& root);
 void RegisterServeCommand(CLI::App& root);
 void RegisterTailCommand(CLI::App& root);
 void RegisterRunCommand(CLI::App& root);
+void RegisterBrokerCommand(CLI::App& root);
 
 }  // namespace segstream::app

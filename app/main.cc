@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   RegisterServeCommand(root);
   RegisterTailCommand(root);
   RegisterVersionCommand(root);
+  RegisterBrokerCommand(root);
   BindConfigAndEnv(root);
   try {
     root.parse(argc, argv);
