@@ -74,6 +74,8 @@ class MockBroker {
   // Loopback port broker `broker_id` (1-based) listens on, or 0 if there is no such broker.
   int broker_port(int32_t broker_id) const;
   int broker_count() const { return options_.broker_count; }
+  // Bytes that went through the bootstrap forwarder (clients should only bootstrap there).
+  uint64_t bootstrap_bytes_relayed() const { return forwarder_ ? forwarder_->bytes_relayed() : 0; }
   int partitions() const { return options_.partitions; }
 
   // Creates one more topic (e.g. a test's own); kInvalidArgument if it exists or is malformed.
