@@ -100,13 +100,23 @@ int Consume(const std::string& bootstrap, const std::string& topic) {
 
 void BM_Produce(benchmark::State& state) {
   const std::string bootstrap = Bootstrap(state.range(0) == 1);
-  for (auto _ : state) Produce(bootstrap, NewTopic());
+  const uint64_t relayed_before = Broker().bootstrap_bytes_relayed();
+  for (auto _ : state) {
+    state.PauseTiming();
+    std::string topic = NewTopic();
+    state.ResumeTiming();
+    Produce(bootstrap, topic);
+  }
   state.SetItemsProcessed(state.iterations() * kMessages);
+  state.counters["fwd_bytes_per_run"] =
+      static_cast<double>(Broker().bootstrap_bytes_relayed() - relayed_before) /
+      static_cast<double>(state.iterations());
   state.SetLabel(state.range(0) == 1 ? "via forwarder" : "direct (baseline)");
 }
 
 void BM_Consume(benchmark::State& state) {
   const std::string bootstrap = Bootstrap(state.range(0) == 1);
+  const uint64_t relayed_before = Broker().bootstrap_bytes_relayed();
   int read = 0;
   for (auto _ : state) {
     state.PauseTiming();
@@ -117,6 +127,9 @@ void BM_Consume(benchmark::State& state) {
   }
   if (read != kMessages) state.SkipWithError("consumed a different count than produced");
   state.SetItemsProcessed(state.iterations() * kMessages);
+  state.counters["fwd_bytes_per_run"] =
+      static_cast<double>(Broker().bootstrap_bytes_relayed() - relayed_before) /
+      static_cast<double>(state.iterations());
   state.SetLabel(state.range(0) == 1 ? "via forwarder" : "direct (baseline)");
 }
 

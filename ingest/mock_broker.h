@@ -36,10 +36,10 @@ class MockBroker {
   static std::vector<std::string> DefaultTopics();
 
   struct Options {
-    // Brokers in the mock cluster. 1 by default: the mock runs every broker on one thread
-    // anyway, so more brokers add connections but no throughput, and a single node is what a
-    // dev broker should look like. Fault tests that move leaders or down one broker while the
-    // group coordinator stays up use 3.
+    // Brokers in the mock cluster. 1 by default: the mock serves every broker from one thread
+    // (one "rdk:mock" thread whatever the count), so more brokers add connections, not
+    // parallelism, and a single node is what a dev broker should look like. Fault tests that
+    // move leaders, or take one broker down while the group coordinator stays up, use 3.
     int broker_count = 1;
     // Bootstrap (forwarder) port on 127.0.0.1; 0 picks a free one.
     int port = 0;
@@ -49,7 +49,7 @@ class MockBroker {
     // on the first metadata request for them (librdkafka's hard-coded default).
     std::vector<std::string> topics = DefaultTopics();
     // Replicas per partition, at most broker_count; 0 = min(3, broker_count). Replicas only
-    // change metadata (the mock never re-elects a leader by itself).
+    // show in metadata: the mock does not replicate, and a downed leader is not replaced.
     int replication_factor = 0;
   };
 
@@ -74,6 +74,8 @@ class MockBroker {
   // Loopback port broker `broker_id` (1-based) listens on, or 0 if there is no such broker.
   int broker_port(int32_t broker_id) const;
   int broker_count() const { return options_.broker_count; }
+  // Bytes that went through the bootstrap forwarder (clients should only bootstrap there).
+  uint64_t bootstrap_bytes_relayed() const { return forwarder_ ? forwarder_->bytes_relayed() : 0; }
   int partitions() const { return options_.partitions; }
 
   // Creates one more topic (e.g. a test's own); kInvalidArgument if it exists or is malformed.

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -55,8 +56,8 @@ struct Connection {
   }
 };
 
-// Reads what fits; false on a hard error.
-bool ReadInto(int fd, Direction& d) {
+// Reads what fits into `d`, counting into `total`; false on a hard error.
+bool ReadInto(int fd, Direction& d, std::atomic<uint64_t>& total) {
   if (d.head == d.tail) d.head = d.tail = 0;
   if (d.space() == 0 && d.head > 0) {
     std::memmove(d.buf.data(), d.buf.data() + d.head, d.pending());
@@ -67,6 +68,7 @@ bool ReadInto(int fd, Direction& d) {
     ssize_t n = ::recv(fd, d.buf.data() + d.tail, d.space(), 0);
     if (n > 0) {
       d.tail += static_cast<size_t>(n);
+      total.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
     } else if (n == 0) {
       d.eof = true;
     } else if (errno == EINTR) {
@@ -199,9 +201,9 @@ void TcpForwarder::Run() {
         }
         c.connecting = false;
       }
-      if (cr & (POLLIN | POLLHUP | POLLERR)) c.dead |= !ReadInto(c.client, c.up);
+      if (cr & (POLLIN | POLLHUP | POLLERR)) c.dead |= !ReadInto(c.client, c.up, bytes_);
       if (ur & (POLLIN | POLLHUP | POLLERR) && !c.connecting) {
-        c.dead |= !ReadInto(c.upstream, c.down);
+        c.dead |= !ReadInto(c.upstream, c.down, bytes_);
       }
       if (!c.connecting) c.dead |= !WriteFrom(c.upstream, c.up);
       c.dead |= !WriteFrom(c.client, c.down);

@@ -46,6 +46,8 @@ class TcpForwarder {
   // Connections accepted so far, and those currently open (for tests and diagnostics).
   uint64_t accepted() const { return accepted_.load(); }
   int open_connections() const { return open_.load(); }
+  // Bytes relayed so far, both directions.
+  uint64_t bytes_relayed() const { return bytes_.load(); }
 
  private:
   void Run();
@@ -58,6 +60,7 @@ class TcpForwarder {
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> accepted_{0};
   std::atomic<int> open_{0};
+  std::atomic<uint64_t> bytes_{0};
   std::thread thread_;
 };
 

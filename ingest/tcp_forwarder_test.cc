@@ -115,6 +115,7 @@ TEST(TcpForwarderTest, RelaysBothWaysThroughSmallBuffers) {
   EXPECT_EQ(echoed.size(), payload.size());
   EXPECT_TRUE(echoed == payload);
   EXPECT_EQ(fwd.accepted(), 1u);
+  EXPECT_EQ(fwd.bytes_relayed(), 2 * payload.size());  // there and back
 }
 
 TEST(TcpForwarderTest, ForwardsHalfCloseAndThenTheReply) {
