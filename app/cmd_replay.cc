@@ -24,7 +24,8 @@ void RegisterReplayCommand(CLI::App& root) {
       ->capture_default_str();
   cmd->add_option("--limit", flags->limit, "Stop after N checkouts (-1: all)")->capture_default_str();
   cmd->add_option("--redis", flags->redis,
-                  "Optional Redis HOST:PORT to record replay progress for /v1/status");
+                  "Optional Redis HOST:PORT: record progress for /v1/status and pace the replay "
+                  "on the workers' progress (keeps the broker's backlog bounded)");
   cmd->callback([flags] {
     ingest::ReplayOptions options;
     options.csv_path = flags->csv;
@@ -48,6 +49,12 @@ void RegisterReplayCommand(CLI::App& root) {
       bar.Update(p.bytes_read, p.file_size, std::to_string(p.events) + " checkouts");
       if (redis) RecordReplayProgress(redis.get(), p, false);
     };
+    std::unique_ptr<PipelineProbe> probe;
+    if (redis) {
+      // With Redis to read progress from, pace on the workers as `run` does (bounded backlog).
+      probe = std::make_unique<PipelineProbe>(redis->options());
+      options.may_continue = [&](int64_t produced) { return probe->BacklogBelowLimit(produced); };
+    }
     StopOnSignals signals;
     auto result = ingest::Replay(producer->get(), options, signals.flag());
     if (!result.ok()) Fail("replay", result.status().message());

@@ -42,40 +42,6 @@ struct RunFlags {
   std::string csv, http = "127.0.0.1:8080", speed = "270000", report;
   bool exit_when_done = false;
   int broker_port = 0, redis_port = 0, partitions = 6, threads = 2;
-  // Unconsumed backlog the replay may run ahead by: keeps each mock partition far below its
-  // 5 MiB retention (KAFKA_MOCK.md) whatever the speed.
-  int64_t max_backlog_checkouts = 5000;
-  int64_t max_backlog_item_sales = 100000;
-};
-
-// Reads pipeline progress from Redis at most every 20 ms (the replay asks per checkout).
-class ProgressProbe {
- public:
-  explicit ProgressProbe(storage::RedisOptions redis) : redis_options_(std::move(redis)) {}
-  const storage::PipelineStatus& Get() {
-    auto now = Clock::now();
-    if (now - last_ < std::chrono::milliseconds(20)) return status_;
-    last_ = now;
-    if (!redis_) {
-      auto conn = storage::RedisConnection::Connect(redis_options_);
-      if (!conn.ok()) return status_;
-      redis_ = std::make_unique<storage::RedisConnection>(std::move(*conn));
-    }
-    storage::SnapshotReader reader(redis_.get());
-    auto status = reader.ReadStatus();
-    if (status.ok()) {
-      status_ = std::move(*status);
-    } else {
-      redis_.reset();
-    }
-    return status_;
-  }
-
- private:
-  storage::RedisOptions redis_options_;
-  std::unique_ptr<storage::RedisConnection> redis_;
-  storage::PipelineStatus status_;
-  Clock::time_point last_{};
 };
 
 bool Drained(const storage::PipelineStatus& s, int64_t replayed) {
@@ -170,26 +136,20 @@ void Run(const RunFlags& flags) {
   kafka.brokers = broker.bootstrap();
   auto producer = ingest::Producer::Create(kafka);
   if (!producer.ok()) Fail("run", producer.status().message());
-  ProgressProbe probe(redis_client);
+  PipelineProbe probe(redis_client);
   auto progress_conn = storage::RedisConnection::Connect(redis_client);
   ProgressBar bar("run");
   ingest::ReplayOptions replay_options;
   replay_options.csv_path = csv;
   replay_options.speed = speed;
-  int64_t produced = 0;
   replay_options.on_progress = [&](const ingest::ReplayProgress& p) {
-    produced = p.events;
     const auto& st = probe.Get();
     bar.Update(p.bytes_read, p.file_size,
                std::to_string(p.events) + " replayed, " + std::to_string(st.events_processed) +
                    " processed");
     if (progress_conn.ok()) RecordReplayProgress(&*progress_conn, p, false);
   };
-  replay_options.may_continue = [&] {
-    const auto& st = probe.Get();
-    return produced - (st.events_processed + st.dlq_events) < flags.max_backlog_checkouts &&
-           st.item_sales_produced - st.item_sales_applied < flags.max_backlog_item_sales;
-  };
+  replay_options.may_continue = [&](int64_t produced) { return probe.BacklogBelowLimit(produced); };
   auto replay = ingest::Replay(producer->get(), replay_options, signals.flag());
   if (!replay.ok()) {
     stop_workers = true;

@@ -34,6 +34,30 @@ void ProgressBar::Finish() {
   if (tty_ && !last_line_.empty()) std::cerr << "\n";
 }
 
+const storage::PipelineStatus& PipelineProbe::Get() {
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_ < std::chrono::milliseconds(20)) return status_;
+  last_ = now;
+  if (!redis_) {
+    auto conn = storage::RedisConnection::Connect(redis_options_);
+    if (!conn.ok()) return status_;
+    redis_ = std::make_unique<storage::RedisConnection>(std::move(*conn));
+  }
+  storage::SnapshotReader reader(redis_.get());
+  auto status = reader.ReadStatus();
+  if (status.ok()) {
+    status_ = std::move(*status);
+  } else {
+    redis_.reset();
+  }
+  return status_;
+}
+
+bool PipelineProbe::BacklogBelowLimit(int64_t produced, int64_t max_checkouts) {
+  const auto& st = Get();
+  return produced - (st.events_processed + st.dlq_events) < max_checkouts;
+}
+
 void RecordReplayProgress(storage::RedisConnection* redis, const ingest::ReplayProgress& p,
                           bool done) {
   Status s = storage::WriteReplayProgress(redis, p.events, p.rows_skipped, done);

@@ -42,7 +42,7 @@ Result<ReplayResult> Replay(Producer* producer, const ReplayOptions& options,
         std::this_thread::sleep_until(std::min(due, Clock::now() + std::chrono::milliseconds(50)));
       }
     }
-    while (options.may_continue && !stop.load() && !options.may_continue()) {
+    while (options.may_continue && !stop.load() && !options.may_continue(progress.events)) {
       producer->raw()->poll(10);
     }
     checkout.SerializeToString(&value);

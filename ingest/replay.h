@@ -32,7 +32,7 @@ struct ReplayOptions {
   std::function<void(const ReplayProgress&)> on_progress;
   // Back-pressure: while it returns false the replay waits (the embedded broker keeps only
   // 5 MiB per partition, so `segstream run` holds the unconsumed backlog well under that).
-  std::function<bool()> may_continue;
+  std::function<bool(int64_t events_produced)> may_continue;
 };
 
 struct ReplayResult {

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "storage/keys.h"
+#include "storage/snapshot_reader.h"
 
 namespace segstream::ingest {
 
@@ -126,8 +127,42 @@ int64_t Worker::HighWatermark(const PartitionId& id) {
   return high;
 }
 
+void Worker::ApplyBackpressure() {
+  auto now = Clock::now();
+  if (now - backlog_checked_ < std::chrono::milliseconds(50)) return;
+  backlog_checked_ = now;
+  std::vector<RdKafka::TopicPartition*> stage1;
+  for (const auto& [id, owned] : owned_) {
+    if (id.first == storage::kCheckoutsTopic) {
+      stage1.push_back(RdKafka::TopicPartition::create(id.first, id.second));
+    }
+  }
+  if (stage1.empty()) {
+    stage1_paused_ = false;
+    return;
+  }
+  storage::SnapshotReader reader(redis_.get());
+  auto status = reader.ReadStatus();
+  if (status.ok()) {
+    const int64_t backlog = status->item_sales_produced - status->item_sales_applied;
+    if (!stage1_paused_ && backlog > options_.max_item_sales_backlog) {
+      consumer_->pause(stage1);
+      stage1_paused_ = true;
+      ++counters_.backpressure_pauses;
+      for (auto* tp : stage1) buffers_.erase({tp->topic(), tp->partition()});
+    } else if (stage1_paused_ && backlog <= options_.max_item_sales_backlog / 2) {
+      consumer_->resume(stage1);
+      stage1_paused_ = false;
+      // Records fetched before the pause may have been dropped: restart from the committed offset.
+      for (auto* tp : stage1) Rewind({tp->topic(), tp->partition()});
+    }
+  }
+  for (auto* tp : stage1) delete tp;
+}
+
 Status Worker::Cycle(const std::atomic<bool>& stop) {
   buffers_.clear();
+  ApplyBackpressure();
   const auto deadline = Clock::now() + options_.max_batch_wait;
   int collected = 0;
   while (collected < options_.max_batch_records && !stop.load()) {
@@ -141,6 +176,7 @@ Status Worker::Cycle(const std::atomic<bool>& stop) {
       continue;
     }
     PartitionId id{m->topic_name(), m->partition()};
+    if (stage1_paused_ && id.first == storage::kCheckoutsTopic) continue;  // refetched on resume
     auto owned = owned_.find(id);
     if (owned == owned_.end() || m->offset() < owned->second.position) continue;  // stale
     if (m->offset() > owned->second.position && owned->second.position > 0) {

@@ -28,6 +28,10 @@ struct WorkerOptions {
   std::chrono::milliseconds flush_timeout{30000};
   // Longest back-off between Redis reconnect attempts.
   std::chrono::milliseconds max_backoff{2000};
+  // Stage-1 back-pressure: while more item-sales records than this are produced but not yet
+  // applied by stage 2 (all workers), stage 1 pauses. Bounds the internal topic's backlog, which
+  // the embedded broker would otherwise truncate at 5 MiB per partition (KAFKA_MOCK.md).
+  int64_t max_item_sales_backlog = 100000;
 };
 
 struct WorkerCounters {
@@ -35,6 +39,7 @@ struct WorkerCounters {
   std::atomic<int64_t> batches_committed{0};
   std::atomic<int64_t> fenced_batches{0};
   std::atomic<int64_t> retried_batches{0};
+  std::atomic<int64_t> backpressure_pauses{0};
 };
 
 class Worker {
@@ -66,6 +71,8 @@ class Worker {
   Result<bool> CommitLanded(const PartitionId& id, int64_t next_offset);
   void Rewind(const PartitionId& id);
   int64_t HighWatermark(const PartitionId& id);
+  // Pauses stage 1 while stage 2 lags too far behind; resumes from the committed offset.
+  void ApplyBackpressure();
 
   WorkerOptions options_;
   WorkerCounters counters_;
@@ -79,6 +86,8 @@ class Worker {
   std::unique_ptr<CheckoutStage> checkout_stage_;
   ItemStage item_stage_;
   const std::atomic<bool>* stop_ = nullptr;
+  bool stage1_paused_ = false;
+  std::chrono::steady_clock::time_point backlog_checked_{};
 };
 
 // Runs `threads` workers (one consumer each, one group) until `stop`; the first error wins.

@@ -10,8 +10,6 @@ using nlohmann::json;
 
 namespace {
 
-constexpr std::initializer_list<std::string_view> kWindows = {"all", "1h", "24h", "7d", "30d"};
-
 json ItemJson(const ItemView& item) {
   const auto& c = item.counts;
   return {{"sku", c.sku},
@@ -36,7 +34,7 @@ Result<std::shared_ptr<const Snapshot>> Current(const SnapshotCache* cache) {
 
 // Only `all` is served so far; the event-time windows arrive with the popularity issue (501).
 Result<std::string> WindowParam(const Request& request) {
-  return EnumParam(request, "window", kWindows, "all");
+  return EnumParam(request, "window", {"all", "1h", "24h", "7d", "30d"}, "all");
 }
 
 Response WindowError(const Result<std::string>& window) {
