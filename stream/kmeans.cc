@@ -1,6 +1,8 @@
 // StreamingKMeans core: buffering and initialisation, the vectorised assignment kernel, Sculley
 // mini-batch updates in sufficient-statistics form, forward decay, and the partition protocol
 // (Load / TakeDelta). Adaptive forgetting is in kmeans_adapt.cc.
+#include "stream/kmeans.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -8,7 +10,6 @@
 #include <memory>
 #include <stdexcept>
 
-#include "stream/kmeans.h"
 #include "stream/kmeans_init.h"
 #include "stream/kmeans_kernel.h"
 
@@ -227,8 +228,8 @@ void StreamingKMeans::RefreshCentroid(int c, double floor) {
 }
 
 bool StreamingKMeans::AssignAll(const double* points, size_t n, int* cluster, double* d2) const {
-  return detail::NearestBatch(points, n, dim_, origin_.data(), neg2c_.data(), norms_.data(), k_, cluster,
-                       d2);
+  return detail::NearestBatch(points, n, dim_, origin_.data(), neg2c_.data(), norms_.data(), k_,
+                              cluster, d2);
 }
 
 Assignment StreamingKMeans::Nearest(const double* x) const {
@@ -261,8 +262,7 @@ bool StreamingKMeans::ProcessBatch(const double* points, size_t n, double clock)
   const size_t n_far = detail::AccumulateNear(
       points, n, dim, scratch_cluster_.data(), scratch_d2_.data(),
       adaptive ? far_threshold_.data() : no_far_.data(), centroids_.data(), w,
-      {batch_w_.data(), batch_n_.data(), batch_cost_.data(), batch_dev_.data(),
-       batch_dev2_.data()},
+      {batch_w_.data(), batch_n_.data(), batch_cost_.data(), batch_dev_.data(), batch_dev2_.data()},
       scratch_far_.data());
   for (size_t f = 0; f < n_far; ++f) {
     const size_t i = scratch_far_[f];
@@ -332,8 +332,8 @@ Result<Assignment> StreamingKMeans::AssignWithHysteresis(std::span<const double>
   return AssignWithHysteresis(point, current, options_.hysteresis);
 }
 
-Result<Assignment> StreamingKMeans::AssignWithHysteresis(std::span<const double> point,
-                                                         int current, double margin) const {
+Result<Assignment> StreamingKMeans::AssignWithHysteresis(std::span<const double> point, int current,
+                                                         double margin) const {
   Result<Assignment> nearest = Assign(point);
   if (!nearest.ok() || nearest->cluster < 0 || nearest->cluster == current) return nearest;
   if (current < 0 || current >= k_ || norms_[current] == kInf) return nearest;
@@ -364,10 +364,10 @@ KMeansStats StreamingKMeans::TakeDelta() {
 
 Status StreamingKMeans::Load(const KMeansStats& global) {
   if (global.k() != k_ || global.dim() != dim_ || global.half_life() != options_.half_life) {
-    return Status::InvalidArgument(
-        "k-means: loaded statistics (k=" + std::to_string(global.k()) + ", dim=" +
-        std::to_string(global.dim()) + ") do not fit this model (k=" + std::to_string(k_) +
-        ", dim=" + std::to_string(dim_) + ") or its half-life");
+    return Status::InvalidArgument("k-means: loaded statistics (k=" + std::to_string(global.k()) +
+                                   ", dim=" + std::to_string(global.dim()) +
+                                   ") do not fit this model (k=" + std::to_string(k_) +
+                                   ", dim=" + std::to_string(dim_) + ") or its half-life");
   }
   KMeansStats pending = TakeDelta();
   stats_ = global;

@@ -46,27 +46,27 @@ enum class DecayClock {
 };
 
 struct KMeansOptions {
-  int k = 6;                       // centroids (segments); 1..kMaxK
-  int dim = 0;                     // coordinates per point; must be set, 1..kMaxDim
-  uint64_t seed = 1;               // every random choice (k-means++ restarts) derives from it
-  int init_sample_size = 1024;     // points buffered for the initialisation (≥ 1)
-  int init_restarts = 10;          // k-means++ + Lloyd runs on the sample; lowest cost wins
-  int init_max_iterations = 100;   // Lloyd iterations per run (stops earlier once stable)
-  double half_life = 0;            // forward-decay half-life in clock units; 0 = no time decay
+  int k = 6;                      // centroids (segments); 1..kMaxK
+  int dim = 0;                    // coordinates per point; must be set, 1..kMaxDim
+  uint64_t seed = 1;              // every random choice (k-means++ restarts) derives from it
+  int init_sample_size = 1024;    // points buffered for the initialisation (≥ 1)
+  int init_restarts = 10;         // k-means++ + Lloyd runs on the sample; lowest cost wins
+  int init_max_iterations = 100;  // Lloyd iterations per run (stops earlier once stable)
+  double half_life = 0;           // forward-decay half-life in clock units; 0 = no time decay
   DecayClock clock = DecayClock::kEventTime;  // what `half_life` counts
-  bool adaptive = true;            // change detection and far-point new clusters (see above)
-  int change_block = 256;          // near members per centroid in one change test
-  double change_min_shift = 0.5;   // smallest departure acted on, in per-coordinate std devs
-  double change_z = 6.0;           // significance of the change test, as a one-sided normal
-                                   // quantile (6 ≈ 1e-9 false alarms per test)
-  double far_factor = 9.0;         // a point is far when d² > far_factor × its centroid's mean d²
-  int far_candidates = 4;          // candidate new clusters tracked at once
-  int candidate_min_points = 16;   // far points a candidate needs before it can take a slot
-  double promote_ratio = 1.0;      // promote when candidate gain > ratio × cheapest pair merge
+  bool adaptive = true;           // change detection and far-point new clusters (see above)
+  int change_block = 256;         // near members per centroid in one change test
+  double change_min_shift = 0.5;  // smallest departure acted on, in per-coordinate std devs
+  double change_z = 6.0;          // significance of the change test, as a one-sided normal
+                                  // quantile (6 ≈ 1e-9 false alarms per test)
+  double far_factor = 9.0;        // a point is far when d² > far_factor × its centroid's mean d²
+  int far_candidates = 4;         // candidate new clusters tracked at once
+  int candidate_min_points = 16;  // far points a candidate needs before it can take a slot
+  double promote_ratio = 1.0;     // promote when candidate gain > ratio × cheapest pair merge
   double same_cluster_factor = 1.0;  // a restarted centroid's history joins a neighbour when
                                      // |Δcentroid|² ≤ factor × (r_old² + r_neighbour²)
-  double hysteresis = 0.05;        // AssignWithHysteresis: the new centroid must be this
-                                   // fraction closer (in distance) than the current one
+  double hysteresis = 0.05;          // AssignWithHysteresis: the new centroid must be this
+                                     // fraction closer (in distance) than the current one
 
   // Empty when the options are usable, else a sentence naming the bad field.
   std::string Validate() const;
@@ -133,17 +133,17 @@ class KMeansStats {
 };
 
 struct Assignment {
-  int cluster = -1;  // -1 when the model has no active centroid yet
+  int cluster = -1;      // -1 when the model has no active centroid yet
   double distance2 = 0;  // squared Euclidean distance to that centroid (0 when cluster is -1)
 };
 
 // What adaptive forgetting did (for tests, logs and metrics).
 struct KMeansEvents {
-  uint64_t restarts = 0;         // centroids restarted by change detection
-  uint64_t history_merged = 0;   // of those, old history handed to a same-cluster neighbour
-  uint64_t promotions = 0;       // candidates that took a slot
-  uint64_t pair_merges = 0;      // of those, slots freed by merging the cheapest pair
-  uint64_t far_points = 0;       // points that were far from their centroid
+  uint64_t restarts = 0;        // centroids restarted by change detection
+  uint64_t history_merged = 0;  // of those, old history handed to a same-cluster neighbour
+  uint64_t promotions = 0;      // candidates that took a slot
+  uint64_t pair_merges = 0;     // of those, slots freed by merging the cheapest pair
+  uint64_t far_points = 0;      // points that were far from their centroid
 };
 
 class StreamingKMeans {
@@ -193,26 +193,26 @@ class StreamingKMeans {
  private:
   // Change detection: the current block of near members of one centroid (kmeans_adapt.cc).
   struct Block {
-    double n = 0;                // points (unweighted)
-    double w = 0;                // Σ w
-    double cost = 0;             // Σ w·d²
-    std::vector<double> sum;     // Σ w·x
-    std::vector<double> dev;     // Σ w·(x - centroid at assignment)
-    std::vector<double> dev2;    // Σ w·(x - centroid at assignment)²
+    double n = 0;              // points (unweighted)
+    double w = 0;              // Σ w
+    double cost = 0;           // Σ w·d²
+    std::vector<double> sum;   // Σ w·x
+    std::vector<double> dev;   // Σ w·(x - centroid at assignment)
+    std::vector<double> dev2;  // Σ w·(x - centroid at assignment)²
     void Reset();
   };
   // A would-be centroid fed by far points; it remembers which centroid each far point was added
   // to (contrib_*), so promotion can move exactly those statistics out again.
   struct Candidate {
     bool used = false;
-    double n = 0;                     // points (unweighted)
-    double w = 0;                     // Σ w
-    std::vector<double> mean;         // weighted mean (West 1979 incremental update)
-    double scatter = 0;               // Σ w·|x - mean|²
-    double base = 0;                  // Σ w·d² to the centroids the points were assigned to
-    std::vector<double> contrib_w;    // per centroid: Σ w
-    std::vector<double> contrib_sum;  // per centroid: Σ w·x (k × dim)
-    std::vector<double> contrib_cost; // per centroid: Σ w·d²
+    double n = 0;                      // points (unweighted)
+    double w = 0;                      // Σ w
+    std::vector<double> mean;          // weighted mean (West 1979 incremental update)
+    double scatter = 0;                // Σ w·|x - mean|²
+    double base = 0;                   // Σ w·d² to the centroids the points were assigned to
+    std::vector<double> contrib_w;     // per centroid: Σ w
+    std::vector<double> contrib_sum;   // per centroid: Σ w·x (k × dim)
+    std::vector<double> contrib_cost;  // per centroid: Σ w·d²
     double gain() const { return base - scatter; }
     void Reset();
   };

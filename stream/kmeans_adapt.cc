@@ -139,18 +139,45 @@ void StreamingKMeans::TestChanges() {
   }
 }
 
-// The centroid restarts from its last block alone. Its older history either joins the nearest
+// The centroid restarts from its last block. Far points it received that candidates recorded, and
+// that lie nearer the block than the old centroid, move with it (they are the same newcomers, a
+// cluster arriving where the centroid was). The rest of its history either joins the nearest
 // centroid that is the same cluster (|Δ|² within same_cluster_factor × the two mean spreads: a
 // cluster that had been split), or is forgotten (the cluster moved).
 void StreamingKMeans::Restart(int c) {
   Block& b = blocks_[c];
   double* s = stats_.sum_.data() + size_t(c) * dim_;
-  const double old_w = stats_.count_[c] - b.w;
+  const double* old_centroid = centroids_.data() + size_t(c) * dim_;
+  std::vector<double> fresh_mean(dim_), fresh_sum(b.sum), old_sum(dim_);
+  for (int j = 0; j < dim_; ++j) fresh_mean[j] = b.sum[j] / b.w;
+  // The restarted cost is the block's scatter about its own mean (Σw(x-c)² - |Σw(x-c)|²/Σw).
+  double fresh_cost = 0;
+  for (int j = 0; j < dim_; ++j) fresh_cost += b.dev2[j] - b.dev[j] * b.dev[j] / b.w;
+  fresh_cost = std::max(fresh_cost, 0.0);
+  double fresh_w = b.w;
+  double moved_cost = 0;  // their cost as recorded (distance to the old centroid)
+  std::vector<double> part_mean(dim_);
+  for (const Candidate& cand : candidates_) {
+    const double pw = cand.used ? cand.contrib_w[c] : 0.0;
+    if (!(pw > 0)) continue;
+    const double* ps = cand.contrib_sum.data() + size_t(c) * dim_;
+    for (int j = 0; j < dim_; ++j) part_mean[j] = ps[j] / pw;
+    const double to_fresh = Dist2(part_mean.data(), fresh_mean.data(), dim_);
+    if (to_fresh >= Dist2(part_mean.data(), old_centroid, dim_)) continue;
+    fresh_w += pw;
+    for (int j = 0; j < dim_; ++j) fresh_sum[j] += ps[j];
+    // Spread about the fresh mean: the block's mean spread plus the offset of the group.
+    fresh_cost += pw * (to_fresh + fresh_cost / fresh_w);
+    moved_cost += cand.contrib_cost[c];
+  }
+  const double old_w = stats_.count_[c] - fresh_w;
+  const double old_cost = std::max(stats_.cost_[c] - b.cost - moved_cost, 0.0);
+  for (int j = 0; j < dim_; ++j) old_sum[j] = s[j] - fresh_sum[j];
   const double floor = stats_.active_floor();
   if (old_w > kResidue * stats_.count_[c]) {
     std::vector<double> old_mean(dim_);
-    for (int j = 0; j < dim_; ++j) old_mean[j] = (s[j] - b.sum[j]) / old_w;
-    const double old_spread = std::max(stats_.cost_[c] - b.cost, 0.0) / old_w;
+    for (int j = 0; j < dim_; ++j) old_mean[j] = old_sum[j] / old_w;
+    const double old_spread = old_cost / old_w;
     int near = -1;
     double near_d2 = kInf;
     for (int j = 0; j < k_; ++j) {
@@ -167,25 +194,22 @@ void StreamingKMeans::Restart(int c) {
       if (near_d2 <= options_.same_cluster_factor * (old_spread + near_spread)) {
         const double ward = old_w * near_w / (old_w + near_w) * near_d2;
         stats_.count_[near] += old_w;
-        stats_.cost_[near] += std::max(stats_.cost_[c] - b.cost, 0.0) + ward;
+        stats_.cost_[near] += old_cost + ward;
         double* ns = stats_.sum_.data() + size_t(near) * dim_;
-        for (int j = 0; j < dim_; ++j) ns[j] += s[j] - b.sum[j];
+        for (int j = 0; j < dim_; ++j) ns[j] += old_sum[j];
         ++events_.history_merged;
         RefreshCentroid(near, floor);
       }
     }
   }
-  // The restarted cost is the block's scatter about its own mean (Σw(x-c)² - |Σw(x-c)|²/Σw).
-  double scatter = 0;
-  for (int j = 0; j < dim_; ++j) scatter += b.dev2[j] - b.dev[j] * b.dev[j] / b.w;
-  stats_.count_[c] = b.w;
-  stats_.cost_[c] = std::max(scatter, 0.0);
-  for (int j = 0; j < dim_; ++j) s[j] = b.sum[j];
+  stats_.count_[c] = fresh_w;
+  stats_.cost_[c] = fresh_cost;
+  for (int j = 0; j < dim_; ++j) s[j] = fresh_sum[j];
   ++stats_.epoch_[c];
   ++events_.restarts;
   b.Reset();
   RefreshCentroid(c, stats_.active_floor());
-  ClearCandidates();  // their recorded contributions to c no longer exist
+  ClearCandidates();  // their recorded contributions to c no longer hold
 }
 
 // Local search swap (Kanungo et al. 2004): the best candidate becomes a centroid when its gain
@@ -227,7 +251,8 @@ void StreamingKMeans::MaybePromote() {
     for (int a = 0; a < k_; ++a) {
       for (int b = a + 1; b < k_; ++b) {
         const double w = count[a] * count[b] / (count[a] + count[b]);
-        const double ward = w * Dist2(mean.data() + size_t(a) * dim_, mean.data() + size_t(b) * dim_, dim_);
+        const double ward =
+            w * Dist2(mean.data() + size_t(a) * dim_, mean.data() + size_t(b) * dim_, dim_);
         if (ward < merge_cost) {
           merge_cost = ward;
           // The heavier keeps its index, so segment ids move as little as possible.

@@ -96,7 +96,8 @@ double Lloyd(const double* points, size_t n, int dim, std::vector<double>& cente
     }
     for (int c = 0; c < k; ++c) {
       if (counts[c] > 0) {
-        for (int j = 0; j < dim; ++j) centers[size_t(c) * dim + j] = sums[size_t(c) * dim + j] / counts[c];
+        for (int j = 0; j < dim; ++j)
+          centers[size_t(c) * dim + j] = sums[size_t(c) * dim + j] / counts[c];
         continue;
       }
       // Empty cluster: move it onto the point worst served by its centre.

@@ -37,7 +37,7 @@ constexpr int kStackDims = 64;
 // multiversioning). FMA contraction is off so that every clone rounds the same way: machines with
 // different vector units assign the same points to the same centroids.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define SEGSTREAM_KMEANS_CLONES                                                  \
+#define SEGSTREAM_KMEANS_CLONES                                                \
   __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"), \
                  optimize("fp-contract=off")))
 #else
@@ -115,9 +115,8 @@ inline __attribute__((always_inline)) bool NearestBody(const double* points, siz
 template <int L>
 inline __attribute__((always_inline)) bool NearestDispatch(const double* points, size_t n, int dim,
                                                            const double* origin,
-                                                           const double* neg2c,
-                                                           const double* norms, int k,
-                                                           int* cluster, double* d2) {
+                                                           const double* neg2c, const double* norms,
+                                                           int k, int* cluster, double* d2) {
   Vec<L> stack_xt[kStackDims];
   double stack_tail[kStackDims * L];
   std::unique_ptr<Vec<L>[]> heap_xt;
@@ -162,9 +161,11 @@ __attribute__((target("arch=x86-64-v3"), optimize("fp-contract=off"))) bool Near
   return NearestDispatch<4>(points, n, dim, origin, neg2c, norms, k, cluster, d2);
 }
 #endif
-__attribute__((optimize("fp-contract=off"))) bool NearestBaseline(
-    const double* points, size_t n, int dim, const double* origin, const double* neg2c,
-    const double* norms, int k, int* cluster, double* d2) {
+__attribute__((optimize("fp-contract=off"))) bool NearestBaseline(const double* points, size_t n,
+                                                                  int dim, const double* origin,
+                                                                  const double* neg2c,
+                                                                  const double* norms, int k,
+                                                                  int* cluster, double* d2) {
   return NearestDispatch<2>(points, n, dim, origin, neg2c, norms, k, cluster, d2);
 }
 
@@ -211,8 +212,10 @@ inline __attribute__((always_inline)) size_t AccumulateBody(
     sums.cost[c] += kUnitWeight ? d2[i] : w * d2[i];
     // Explicit 4- and 2-wide steps: GCC does not vectorise this short loop on its own.
     int j = 0;
-    for (; j + 4 <= dim; j += 4) AccumulateStep<4, kUnitWeight>(x + j, cen + j, w, dev + j, dev2 + j);
-    for (; j + 2 <= dim; j += 2) AccumulateStep<2, kUnitWeight>(x + j, cen + j, w, dev + j, dev2 + j);
+    for (; j + 4 <= dim; j += 4)
+      AccumulateStep<4, kUnitWeight>(x + j, cen + j, w, dev + j, dev2 + j);
+    for (; j + 2 <= dim; j += 2)
+      AccumulateStep<2, kUnitWeight>(x + j, cen + j, w, dev + j, dev2 + j);
     for (; j < dim; ++j) {
       const double t = x[j] - cen[j];
       dev[j] += kUnitWeight ? t : w * t;
@@ -224,11 +227,10 @@ inline __attribute__((always_inline)) size_t AccumulateBody(
 
 template <int D>
 inline __attribute__((always_inline)) size_t AccumulateDim(const double* points, size_t n, int dim,
-                                                         const int* cluster,
-                                                         const double* d2,
-                                                         const double* far_threshold,
-                                                         const double* centroids, double w,
-                                                         BatchSums sums, size_t* far) {
+                                                           const int* cluster, const double* d2,
+                                                           const double* far_threshold,
+                                                           const double* centroids, double w,
+                                                           BatchSums sums, size_t* far) {
   if (w == 1.0) {
     return AccumulateBody<D, true>(points, n, dim, cluster, d2, far_threshold, centroids, w, sums,
                                    far);
@@ -253,9 +255,9 @@ bool NearestBatch(const double* points, size_t n, int dim, const double* origin,
 }
 
 SEGSTREAM_KMEANS_CLONES
-size_t AccumulateNear(const double* points, size_t n, int dim, const int* cluster,
-                      const double* d2, const double* far_threshold, const double* centroids,
-                      double w, BatchSums sums, size_t* far) {
+size_t AccumulateNear(const double* points, size_t n, int dim, const int* cluster, const double* d2,
+                      const double* far_threshold, const double* centroids, double w,
+                      BatchSums sums, size_t* far) {
 #define SEGSTREAM_ACCUMULATE(D) \
   case D:                       \
     return AccumulateDim<D>(points, n, dim, cluster, d2, far_threshold, centroids, w, sums, far)

@@ -27,9 +27,9 @@ struct BatchSums {
 // Adds every point whose d² is at most far_threshold[cluster] to `sums` (deviations from the
 // row-major `centroids`) and writes the indices of the other (far) points to `far` in input
 // order, returning how many there are.
-size_t AccumulateNear(const double* points, size_t n, int dim, const int* cluster,
-                      const double* d2, const double* far_threshold, const double* centroids,
-                      double w, BatchSums sums, size_t* far);
+size_t AccumulateNear(const double* points, size_t n, int dim, const int* cluster, const double* d2,
+                      const double* far_threshold, const double* centroids, double w,
+                      BatchSums sums, size_t* far);
 
 // True when all n values are finite.
 bool AllFinite(const double* values, size_t n);

@@ -93,7 +93,8 @@ std::vector<double> KMeansStats::Centroids() const {
   const double floor = active_floor();
   for (int c = 0; c < k_; ++c) {
     if (!(count_[c] > 0 && count_[c] > floor)) continue;
-    for (int j = 0; j < dim_; ++j) out[size_t(c) * dim_ + j] = sum_[size_t(c) * dim_ + j] / count_[c];
+    for (int j = 0; j < dim_; ++j)
+      out[size_t(c) * dim_ + j] = sum_[size_t(c) * dim_ + j] / count_[c];
   }
   return out;
 }
@@ -123,9 +124,9 @@ void KMeansStats::Clear(int c) {
 
 Status KMeansStats::Merge(const KMeansStats& other) {
   if (other.k_ != k_ || other.dim_ != dim_) {
-    return Status::InvalidArgument("k-means stats shapes differ: k=" + std::to_string(k_) +
-                                   " dim=" + std::to_string(dim_) + " vs k=" +
-                                   std::to_string(other.k_) + " dim=" + std::to_string(other.dim_));
+    return Status::InvalidArgument(
+        "k-means stats shapes differ: k=" + std::to_string(k_) + " dim=" + std::to_string(dim_) +
+        " vs k=" + std::to_string(other.k_) + " dim=" + std::to_string(other.dim_));
   }
   if (other.half_life_ != half_life_) {
     return Status::InvalidArgument("k-means stats half-lives differ");
@@ -182,8 +183,8 @@ Result<KMeansStats> KMeansStats::Decode(std::string_view bytes) {
   const uint32_t k = GetU32(p + 4);
   const uint32_t dim = GetU32(p + 8);
   if (k < 1 || k > uint32_t(kMaxK) || dim < 1 || dim > uint32_t(kMaxDim)) {
-    return Status::Corruption("k-means stats: k=" + std::to_string(k) + " dim=" +
-                              std::to_string(dim) + " out of bounds");
+    return Status::Corruption("k-means stats: k=" + std::to_string(k) +
+                              " dim=" + std::to_string(dim) + " out of bounds");
   }
   const size_t per_centroid = 4 + 16 + 8 * size_t(dim);
   const size_t expected = kHeaderBytes + size_t(k) * per_centroid;
@@ -211,8 +212,7 @@ Result<KMeansStats> KMeansStats::Decode(std::string_view bytes) {
       s.sum_[size_t(c) * dim + j] = v;
     }
     if (!finite) {
-      return Status::Corruption("k-means stats: non-finite value in centroid " +
-                                std::to_string(c));
+      return Status::Corruption("k-means stats: non-finite value in centroid " + std::to_string(c));
     }
   }
   return s;
