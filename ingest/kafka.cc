@@ -70,6 +70,15 @@ Result<std::unique_ptr<Producer>> Producer::Create(const KafkaOptions& options) 
                        {"linger.ms", std::to_string(options.linger_ms)},
                        {"batch.size", "1000000"},
                        {"message.max.bytes", std::to_string(kMaxProducedRecordBytes)},
+                       // One request in flight per broker. With several, a Produce that fails
+                       // while a later one for the same partition succeeds makes librdkafka ack
+                       // the failed batch implicitly ("IMPLICITACK ... implicitly acked by
+                       // subsequent batch success"): real Kafka would have refused the later
+                       // batch as out of sequence, the mock accepts it, and the earlier records
+                       // are lost although their delivery reports say success (offset -1001).
+                       // Seen in the request-error fault test (DLQ records lost). See
+                       // KAFKA_MOCK.md; the worker flushes every cycle anyway.
+                       {"max.in.flight.requests.per.connection", "1"},
                        {"message.timeout.ms", "30000"},
                        {"reconnect.backoff.ms", "50"},
                        {"reconnect.backoff.max.ms", "1000"},
