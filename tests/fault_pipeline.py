@@ -45,12 +45,12 @@ class Pipeline:
             self.api = Api(self.address)
             return self.api.get(path)
 
-    def worker(self, name):
+    def worker(self, name, extra_args=()):
         # spdlog writes to stdout, librdkafka to stderr: keep both.
         out = open(os.path.join(self.procs.tmp, name + ".out"), "wb")
         p = self.procs.start([self.seg, "worker", "--brokers", self.bootstrap, "--redis",
                               self.redis, "--session-timeout-ms", str(self.session_ms)] +
-                             self.worker_args, name,
+                             self.worker_args + list(extra_args), name,
                              stdout=out)
         p.out_path = out.name
         self.workers[name] = p

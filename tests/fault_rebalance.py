@@ -1,5 +1,6 @@
-"""Fault: scale-out and scale-in mid-stream. Two workers; a third joins at about a third of the
-stream, then one of the first two gets SIGTERM at about two thirds: it must finish and commit its
+"""Fault: scale-out and scale-in mid-stream. Two workers; a third process with two consumer
+threads (`--threads 2`) joins at about a third of the stream, then one of the first two gets
+SIGTERM at about two thirds: it must finish and commit its
 batch, leave the group and exit 0, and its partitions move. Every rebalance bumps the generations
 in Redis. Asserts exact final counts for every item, the totals and the DLQ against
 ground_truth.py, and prints how long each move took."""
@@ -41,8 +42,9 @@ def run(pipe, args, truth, summary):
     wait_for(lambda: pipe.processed() >= total // 3, 120, "a third of the stream")
     at_join = pipe.processed()
     t = time.time()
-    pipe.worker("w2")
+    pipe.worker("w2", ["--threads", "2"])
     wait_for(lambda: "assigned" in pipe.log("w2"), 60, "w2 to get partitions")
+    # Eager rebalance: every partition moves at once; 4 consumers now share 8 partitions.
     joined = time.time() - t
 
     wait_for(lambda: pipe.processed() >= 2 * total // 3, 120, "two thirds of the stream")
