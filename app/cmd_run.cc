@@ -52,8 +52,9 @@ bool Drained(const storage::PipelineStatus& s, int64_t replayed) {
 void WriteReport(const std::string& path, const serve::Snapshot& snap, double seconds,
                  const ingest::ReplayResult& replay) {
   nlohmann::json top = nlohmann::json::array();
-  for (size_t i = 0; i < snap.by_orders.size() && i < 10; ++i) {
-    const auto& c = snap.items[snap.by_orders[i]].counts;
+  const serve::WindowView& all = snap.all();
+  for (size_t i = 0; i < all.by_orders.size() && i < 10; ++i) {
+    const auto& c = all.items[all.by_orders[i]].counts;
     top.push_back({{"sku", c.sku},
                    {"description", c.description},
                    {"orders", c.orders},
@@ -66,7 +67,7 @@ void WriteReport(const std::string& path, const serve::Snapshot& snap, double se
       {"events_processed", st.events_processed},
       {"dlq_events", st.dlq_events},
       {"dlq_by_reason", st.dlq_reasons},
-      {"items", snap.items.size()},
+      {"items", all.items.size()},
       {"watermark_ms", snap.watermark_ms},
       {"replay",
        {{"events", replay.progress.events},
@@ -170,7 +171,7 @@ void Run(const RunFlags& flags) {
     const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
     auto snap = cache.Get();
     std::cerr << "run: done: " << snap->status.events_processed << " checkouts processed, "
-              << snap->status.dlq_events << " dead-lettered, " << snap->items.size()
+              << snap->status.dlq_events << " dead-lettered, " << snap->all().items.size()
               << " items in " << seconds << " s\n";
     if (!flags.report.empty()) WriteReport(flags.report, *snap, seconds, *replay);
   } else {

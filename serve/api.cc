@@ -10,10 +10,16 @@ using nlohmann::json;
 
 namespace {
 
-json ItemJson(const ItemView& item) {
+// Window views carry counters only; the description comes from window `all`.
+json ItemJson(const ItemView& item, const WindowView& all) {
   const auto& c = item.counts;
+  std::string description = c.description;
+  if (description.empty()) {
+    auto it = all.by_sku.find(c.sku);
+    if (it != all.by_sku.end()) description = all.items[it->second].counts.description;
+  }
   return {{"sku", c.sku},
-          {"description", c.description},
+          {"description", description},
           {"orders", c.orders},
           {"units", c.units},
           {"returned_units", c.returned_units},
@@ -32,14 +38,9 @@ Result<std::shared_ptr<const Snapshot>> Current(const SnapshotCache* cache) {
   return snap;
 }
 
-// Only `all` is served so far; the event-time windows arrive with the popularity issue (501).
+// `all` or a `last <duration>` window of stream/windows.h.
 Result<std::string> WindowParam(const Request& request) {
   return EnumParam(request, "window", {"all", "1h", "24h", "7d", "30d"}, "all");
-}
-
-Response WindowError(const Result<std::string>& window) {
-  if (!window.ok()) return ErrorResponse(window.status());
-  return JsonError(501, "window '" + *window + "' is not served yet; only 'all' is available");
 }
 
 Response StatusEndpoint(const SnapshotCache* cache, const ApiInfo& info, const Request& request) {
@@ -69,7 +70,8 @@ Response StatusEndpoint(const SnapshotCache* cache, const ApiInfo& info, const R
                  {"events", st.replay_events},
                  {"rows_skipped", st.replay_rows_skipped},
                  {"known", st.replay_known}}},
-               {"items", (*snap)->items.size()},
+               {"items", (*snap)->all().items.size()},
+               {"late_events", st.late_events},
                {"brokers", info.brokers},
                {"redis", info.redis}};
   return JsonResponse(body);
@@ -82,14 +84,16 @@ Response TopItems(const SnapshotCache* cache, const Request& request) {
   auto by = EnumParam(request, "by", {"orders", "units", "revenue"}, "orders");
   if (!by.ok()) return ErrorResponse(by.status());
   auto window = WindowParam(request);
-  if (!window.ok() || *window != "all") return WindowError(window);
+  if (!window.ok()) return ErrorResponse(window.status());
   auto snap = Current(cache);
   if (!snap.ok()) return ErrorResponse(snap.status());
   const Snapshot& s = **snap;
-  const auto& order = *by == "orders" ? s.by_orders : *by == "units" ? s.by_units : s.by_revenue;
+  const WindowView& view = s.windows.at(*window);
+  const auto& order =
+      *by == "orders" ? view.by_orders : *by == "units" ? view.by_units : view.by_revenue;
   json items = json::array();
   for (size_t i = 0; i < order.size() && static_cast<int64_t>(items.size()) < *n; ++i) {
-    items.push_back(ItemJson(s.items[order[i]]));
+    items.push_back(ItemJson(view.items[order[i]], s.all()));
   }
   return JsonResponse(
       {{"window", *window}, {"by", *by}, {"watermark_ms", s.watermark_ms}, {"items", items}});
@@ -98,15 +102,19 @@ Response TopItems(const SnapshotCache* cache, const Request& request) {
 Response OneItem(const SnapshotCache* cache, const Request& request) {
   if (Status s = CheckParams(request, {"window"}); !s.ok()) return ErrorResponse(s);
   auto window = WindowParam(request);
-  if (!window.ok() || *window != "all") return WindowError(window);
+  if (!window.ok()) return ErrorResponse(window.status());
   auto snap = Current(cache);
   if (!snap.ok()) return ErrorResponse(snap.status());
   std::string sku(request.PathParam("sku"));
-  auto it = (*snap)->by_sku.find(sku);
-  if (it == (*snap)->by_sku.end()) return JsonError(404, "sku '" + sku + "' has never been seen");
-  json body = ItemJson((*snap)->items[it->second]);
+  const Snapshot& s = **snap;
+  if (!s.all().by_sku.count(sku)) return JsonError(404, "sku '" + sku + "' has never been seen");
+  const WindowView& view = s.windows.at(*window);
+  auto it = view.by_sku.find(sku);
+  ItemView absent;  // seen, but not in this window: zeros, percentile null
+  absent.counts.sku = sku;
+  json body = ItemJson(it == view.by_sku.end() ? absent : view.items[it->second], s.all());
   body["window"] = *window;
-  body["watermark_ms"] = (*snap)->watermark_ms;
+  body["watermark_ms"] = s.watermark_ms;
   return JsonResponse(body);
 }
 

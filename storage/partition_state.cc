@@ -43,14 +43,21 @@ return 'OK'
 )lua";
 
 // Stage 2. KEYS: meta, orders, units, returned, revenue, desc. ARGV: gen, expected, next_offset,
-// high_watermark, applied, duplicates, n_hwm, (source, offset, seq)*, n_items,
-// (sku, orders, units, returned, revenue, description)*. Zero deltas are skipped.
+// high_watermark, applied, duplicates, max_event_ms, late, retention_cutoff ('' = none), n_hwm,
+// (source, offset, seq)*, n_items, (sku, orders, units, returned, revenue, description)*, n_panes,
+// (pane_start, n, (sku, orders, units, returned, revenue)*)*. Zero deltas are skipped.
+// Pane keys are built here from the partition's prefix: they share its hash tag, so the script
+// still touches a single Cluster slot.
 constexpr std::string_view kCommitItemSalesScript = SEGSTREAM_FENCE_LUA R"lua(
+local prefix = string.sub(KEYS[1], 1, #KEYS[1] - 4)
 redis.call('HSET', KEYS[1], 'offset', ARGV[3], 'high_watermark', ARGV[4])
 redis.call('HINCRBY', KEYS[1], 'applied', ARGV[5])
 redis.call('HINCRBY', KEYS[1], 'duplicates', ARGV[6])
-local i = 8
-for _ = 1, tonumber(ARGV[7]) do
+redis.call('HINCRBY', KEYS[1], 'late', ARGV[8])
+local max_ms = tonumber(redis.call('HGET', KEYS[1], 'max_event_ms') or '0')
+if tonumber(ARGV[7]) > max_ms then redis.call('HSET', KEYS[1], 'max_event_ms', ARGV[7]) end
+local i = 11
+for _ = 1, tonumber(ARGV[10]) do
   redis.call('HSET', KEYS[1], 'hwm:' .. ARGV[i], ARGV[i + 1] .. ':' .. ARGV[i + 2])
   i = i + 3
 end
@@ -63,6 +70,32 @@ for _ = 1, n do
   end
   if ARGV[i + 5] ~= '' then redis.call('HSETNX', KEYS[6], sku, ARGV[i + 5]) end
   i = i + 6
+end
+local fields = {'orders', 'units', 'returned', 'revenue'}
+local panes = tonumber(ARGV[i])
+i = i + 1
+for _ = 1, panes do
+  local start = ARGV[i]
+  local base = prefix .. 'pane:' .. start .. ':'
+  local m = tonumber(ARGV[i + 1])
+  i = i + 2
+  for _ = 1, m do
+    for f = 1, 4 do
+      if ARGV[i + f] ~= '0' then redis.call('HINCRBY', base .. fields[f], ARGV[i], ARGV[i + f]) end
+    end
+    i = i + 5
+  end
+  redis.call('HINCRBY', prefix .. 'panes', start, 1)
+  redis.call('ZADD', prefix .. 'pane_index', start, start)
+end
+if ARGV[9] ~= '' then
+  local old = redis.call('ZRANGEBYSCORE', prefix .. 'pane_index', '-inf', '(' .. ARGV[9])
+  for _, start in ipairs(old) do
+    local base = prefix .. 'pane:' .. start .. ':'
+    redis.call('DEL', base .. 'orders', base .. 'units', base .. 'returned', base .. 'revenue')
+    redis.call('HDEL', prefix .. 'panes', start)
+    redis.call('ZREM', prefix .. 'pane_index', start)
+  end
 end
 return 'OK'
 )lua";
@@ -115,10 +148,10 @@ Result<PartitionClaim> PartitionStateStore::Claim(std::string_view topic, int32_
   for (size_t i = 0; i + 1 < fields.size(); i += 2) {
     const std::string& name = fields[i].str;
     const std::string& value = fields[i + 1].str;
-    if (name == "offset") {
+    if (name == "offset" || name == "max_event_ms") {
       auto v = fields[i + 1].AsInt();
       if (!v.ok()) return v.status();
-      claim.next_offset = *v;
+      (name == "offset" ? claim.next_offset : claim.max_event_ms) = *v;
     } else if (name.rfind("hwm:", 0) == 0) {
       auto colon = value.find(':');
       if (colon == std::string::npos) return Status::Corruption("bad high-water mark " + value);
@@ -162,10 +195,13 @@ Status PartitionStateStore::CommitItemSales(int32_t partition, const ItemSalesCo
   for (const char* suffix : {"meta", "orders", "units", "returned", "revenue", "desc"}) {
     keys.push_back(PartitionKey(kItemSalesTopic, partition, suffix));
   }
-  std::vector<std::string> args = {std::to_string(c.generation), OffsetArg(c.expected_offset),
-                                   std::to_string(c.next_offset), std::to_string(c.high_watermark),
-                                   std::to_string(c.applied),     std::to_string(c.duplicates),
-                                   std::to_string(c.source_hwm.size())};
+  std::vector<std::string> args = {
+      std::to_string(c.generation),   OffsetArg(c.expected_offset),
+      std::to_string(c.next_offset),  std::to_string(c.high_watermark),
+      std::to_string(c.applied),      std::to_string(c.duplicates),
+      std::to_string(c.max_event_ms), std::to_string(c.late_events),
+      c.retention_cutoff == INT64_MIN ? "" : std::to_string(c.retention_cutoff),
+      std::to_string(c.source_hwm.size())};
   for (const auto& [source, hwm] : c.source_hwm) {
     args.push_back(std::to_string(source));
     args.push_back(std::to_string(hwm.offset));
@@ -180,6 +216,18 @@ Status PartitionStateStore::CommitItemSales(int32_t partition, const ItemSalesCo
     args.push_back(std::to_string(d.returned_units));
     args.push_back(std::to_string(d.revenue_micros));
     args.push_back(d.description);
+  }
+  args.push_back(std::to_string(c.panes.size()));
+  for (const auto& [start, items] : c.panes) {
+    args.push_back(std::to_string(start));
+    args.push_back(std::to_string(items.size()));
+    for (const auto& [sku, d] : items) {
+      args.push_back(sku);
+      args.push_back(std::to_string(d.orders));
+      args.push_back(std::to_string(d.units));
+      args.push_back(std::to_string(d.returned_units));
+      args.push_back(std::to_string(d.revenue_micros));
+    }
   }
   return CheckCommitReply(RunScript(kCommitItemSales, keys, args), "commit item-sales");
 }
