@@ -12,5 +12,6 @@ void RegisterServeCommand(CLI::App& root);
 void RegisterTailCommand(CLI::App& root);
 void RegisterRunCommand(CLI::App& root);
 void RegisterBrokerCommand(CLI::App& root);
+void RegisterGenerateCommand(CLI::App& root);
 
 }  // namespace segstream::app

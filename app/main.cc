@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   RegisterTailCommand(root);
   RegisterVersionCommand(root);
   RegisterBrokerCommand(root);
+  RegisterGenerateCommand(root);
   BindConfigAndEnv(root);
   try {
     root.parse(argc, argv);
