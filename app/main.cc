@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
   RegisterVersionCommand(root);
   RegisterBrokerCommand(root);
   RegisterClusterCommand(root);
+  RegisterGenerateCommand(root);
   BindConfigAndEnv(root);
   try {
     root.parse(argc, argv);
