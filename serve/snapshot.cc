@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "storage/keys.h"
+
 namespace segstream::serve {
 
 WindowView BuildWindowView(std::string name, std::vector<storage::ItemCounts> items) {

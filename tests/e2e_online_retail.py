@@ -53,6 +53,31 @@ def main():
                     mismatches.append((sku, field, got[field], value))
         assert not mismatches, f"{len(mismatches)} mismatches, e.g. {mismatches[:5]}"
 
+        # Percentiles of window `all` against the exact mid-rank ones.
+        want_pct = ground_truth.mid_rank_percentiles(truth)
+        for sku in list(truth)[:400]:
+            code, got = api.get("/v1/items/" + urllib.parse.quote(sku, safe=""))
+            if sku in want_pct:
+                assert abs(got["percentile"] - want_pct[sku]) <= 0.5, (sku, got, want_pct[sku])
+            else:
+                assert got["percentile"] is None and got["orders"] == 0, got
+
+        # Event-time windows at the watermark the server reports.
+        watermark = st["watermark_ms"]
+        for name, duration in (("24h", 24), ("7d", 24 * 7), ("30d", 24 * 30)):
+            want_window = ground_truth.window_truth(args.csv, watermark, duration * 3_600_000)
+            assert want_window, name
+            bad = []
+            for sku, want in want_window.items():
+                code, got = api.get(f"/v1/items/{urllib.parse.quote(sku, safe='')}?window={name}")
+                if code != 200 or any(got[f] != v for f, v in want.items()):
+                    bad.append((sku, code, got, want))
+            assert not bad, f"window {name}: {len(bad)} mismatches, e.g. {bad[:3]}"
+            code, top_w = api.get(f"/v1/items/top?n=5&window={name}")
+            want_top_w = sorted(want_window.items(), key=lambda kv: (-kv[1]["orders"], kv[0]))[:5]
+            assert [i["sku"] for i in top_w["items"]] == [s for s, _ in want_top_w], (name, top_w)
+            print(f"window {name}: {len(want_window)} items exact")
+
         code, top = api.get("/v1/items/top?n=10&by=orders")
         want_top = sorted(truth.items(), key=lambda kv: (-kv[1]["orders"], kv[0]))[:10]
         assert [i["sku"] for i in top["items"]] == [sku for sku, _ in want_top], top
