@@ -6,5 +6,6 @@
 namespace segstream::app {
 
 void RegisterVersionCommand(CLI::App& root);
+void RegisterSketchCommand(CLI::App& root);
 
 }  // namespace segstream::app

@@ -10,6 +10,7 @@ int main(int argc, char** argv) {
   CLI::App root{"segstream: real-time retail stream engine (Kafka -> Redis -> HTTP)"};
   root.require_subcommand(1);
   RegisterVersionCommand(root);
+  RegisterSketchCommand(root);
   BindConfigAndEnv(root);
   try {
     root.parse(argc, argv);

@@ -92,64 +92,67 @@ inline double FromKey(uint64_t key) {
   return std::bit_cast<double>(key ^ mask);
 }
 
-// Sorts values[0, n) ascending in place; `scratch` holds 2n keys. LSD radix sort with 8-bit
-// digits of order-preserving keys, on the 32 bits below the highest bit that varies across the
-// buffer (at most 4 passes); digits that are equal in every key are skipped. Keys that tie on
-// those 32 bits (a few pairs per buffer for continuous data, equal values for discrete data) are
+// Sorts values[0, n) ascending in place; `scratch` holds 2n keys. LSD radix sort of
+// order-preserving keys with kDigitBits-bit digits, on the kPasses * kDigitBits bits below the
+// highest bit that varies across the buffer; digits equal in every key are skipped. Keys that tie
+// on those bits (a few pairs per buffer for continuous data, equal values for discrete data) are
 // finished with std::sort per tie group, so the result is exactly sorted whatever the input, and
-// the worst case is one std::sort of the buffer.
-inline void SortValues(double* values, size_t n, uint64_t* scratch) {
-  constexpr int kDigitBits = 8;
+// the worst case is one std::sort of the buffer. (Measured on 32 k buffers: 3 passes of 10 bits
+// beat 4 of 8 and 3 of 11.)
+template <int kDigitBits = 10, int kPasses = 3>
+void SortValues(double* values, size_t n, uint64_t* scratch) {
   constexpr int kBuckets = 1 << kDigitBits;
-  constexpr int kWindowBits = 32;
-  constexpr int kPasses = kWindowBits / kDigitBits;
+  constexpr uint64_t kMask = kBuckets - 1;
   if (n < 2) return;
   if (n < 256) {
     std::sort(values, values + n, [](double a, double b) { return ToKey(a) < ToKey(b); });
     return;
   }
-  uint64_t* src = scratch;
-  uint64_t* dst = scratch + n;
   uint64_t all_and = ~uint64_t{0}, all_or = 0;
   for (size_t i = 0; i < n; ++i) {
     uint64_t key = ToKey(values[i]);
-    src[i] = key;
     all_and &= key;
     all_or |= key;
   }
   const uint64_t varying = all_and ^ all_or;
   if (varying == 0) return;  // all equal
-  const int low_bit = std::max(0, 64 - std::countl_zero(varying) - kWindowBits);
+  const int low_bit = std::max(0, 64 - std::countl_zero(varying) - kPasses * kDigitBits);
   int shifts[kPasses];
   int passes = 0;
   for (int p = 0; p < kPasses; ++p) {
     int shift = low_bit + p * kDigitBits;
-    if (shift < 64 && ((varying >> shift) & (kBuckets - 1)) != 0) shifts[passes++] = shift;
+    if (shift < 64 && ((varying >> shift) & kMask) != 0) shifts[passes++] = shift;
   }
-  // Two interleaved tables: with a nearly constant digit (the exponent of most data), one table
-  // would make every increment wait for the previous one.
-  uint32_t counts[kPasses][2][kBuckets] = {};
+  // Keys and digit counts in one pass. Two interleaved count tables: with a nearly constant digit
+  // (the exponent of most data) one table would make every increment wait for the previous one.
+  uint64_t* src = scratch;
+  uint64_t* dst = scratch + n;
+  auto counts = std::make_unique<uint32_t[]>(kPasses * 2 * kBuckets);  // zeroed
   for (size_t i = 0; i + 1 < n; i += 2) {
-    uint64_t a = src[i], b = src[i + 1];
+    uint64_t a = ToKey(values[i]), b = ToKey(values[i + 1]);
+    src[i] = a;
+    src[i + 1] = b;
     for (int p = 0; p < passes; ++p) {
-      ++counts[p][0][(a >> shifts[p]) & (kBuckets - 1)];
-      ++counts[p][1][(b >> shifts[p]) & (kBuckets - 1)];
+      ++counts[(2 * p) * kBuckets + ((a >> shifts[p]) & kMask)];
+      ++counts[(2 * p + 1) * kBuckets + ((b >> shifts[p]) & kMask)];
     }
   }
   if (n % 2) {
-    for (int p = 0; p < passes; ++p) ++counts[p][0][(src[n - 1] >> shifts[p]) & (kBuckets - 1)];
+    src[n - 1] = ToKey(values[n - 1]);
+    for (int p = 0; p < passes; ++p)
+      ++counts[2 * p * kBuckets + ((src[n - 1] >> shifts[p]) & kMask)];
   }
   for (int p = 0; p < passes; ++p) {
     uint32_t offsets[kBuckets];
     uint32_t sum = 0;
     for (int b = 0; b < kBuckets; ++b) {
       offsets[b] = sum;
-      sum += counts[p][0][b] + counts[p][1][b];
+      sum += counts[2 * p * kBuckets + b] + counts[(2 * p + 1) * kBuckets + b];
     }
     const int shift = shifts[p];
     for (size_t i = 0; i < n; ++i) {
       uint64_t k = src[i];
-      dst[offsets[(k >> shift) & (kBuckets - 1)]++] = k;
+      dst[offsets[(k >> shift) & kMask]++] = k;
     }
     std::swap(src, dst);
   }
@@ -412,8 +415,9 @@ class QuantileCurve {
   // sup{r : V(r) < x} and sup{r : V(r) <= x}, for min <= x <= max.
   std::pair<double, double> RankRange(double x, double total) const {
     size_t kl = std::lower_bound(value_.begin(), value_.end(), x) - value_.begin();
-    size_t kh = std::upper_bound(value_.begin(), value_.end(), x) - value_.begin();
+    size_t kh = std::upper_bound(value_.begin() + kl, value_.end(), x) - value_.begin();
     double lo = kl == 0 ? 0 : RankInSegment(kl, x);
+    if (kh == kl) return {lo, lo};  // x is no knot's value: one crossing
     double hi = kh == value_.size() ? total : RankInSegment(kh, x);
     return {lo, hi};
   }
@@ -429,6 +433,15 @@ class QuantileCurve {
            (t3 - t2) * m1;
   }
 
+  // d/dt of Eval.
+  double EvalSlope(size_t k, double t) const {
+    double h = rank_[k] - rank_[k - 1];
+    double v0 = value_[k - 1], v1 = value_[k];
+    double m0 = slope_[k - 1] * h, m1 = slope_[k] * h;
+    double t2 = t * t;
+    return (6 * t2 - 6 * t) * (v0 - v1) + (3 * t2 - 4 * t + 1) * m0 + (3 * t2 - 2 * t) * m1;
+  }
+
   // Rank where segment k-1..k crosses x (value_[k-1] <= x <= value_[k]).
   double RankInSegment(size_t k, double x) const {
     double r0 = rank_[k - 1], r1 = rank_[k];
@@ -437,20 +450,20 @@ class QuantileCurve {
     if (x == v0) return r0;
     if (std::isinf(v0)) return r0;  // the finite values in between are answered as v1
     if (std::isinf(v1)) return r1;  // ... as v0
-    // The segment is monotone: bisection on t, then linear interpolation of the last bracket.
-    double lo = 0, hi = 1, vlo = v0, vhi = v1;
-    for (int it = 0; it < 40; ++it) {
-      double mid = (lo + hi) / 2;
-      double vm = Eval(k, mid);
-      if (vm < x) {
-        lo = mid;
-        vlo = vm;
-      } else {
-        hi = mid;
-        vhi = vm;
-      }
+    // The segment is monotone: Newton's method from the linear guess, kept inside a bracket that
+    // shrinks with every step (bisection when a step leaves it).
+    double lo = 0, hi = 1;
+    double t = (x - v0) / (v1 - v0);
+    for (int it = 0; it < 50; ++it) {
+      double f = Eval(k, t) - x;
+      if (f == 0) break;
+      (f < 0 ? lo : hi) = t;
+      double slope = EvalSlope(k, t);
+      double next = slope > 0 ? t - f / slope : lo - 1;
+      if (!(next > lo && next < hi)) next = (lo + hi) / 2;
+      if (std::abs(next - t) <= 1e-15) break;
+      t = next;
     }
-    double t = vhi > vlo ? lo + (x - vlo) / (vhi - vlo) * (hi - lo) : lo;
     return r0 + t * (r1 - r0);
   }
 
