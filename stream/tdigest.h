@@ -168,17 +168,6 @@ class TDigest {
   static Result<TDigest> Deserialize(std::string_view bytes);
 
  private:
-  // Scratch for the radix sort; never copied with the digest.
-  struct Scratch {
-    Scratch() = default;
-    Scratch(const Scratch&) {}
-    Scratch& operator=(const Scratch&) { return *this; }
-    Scratch(Scratch&&) noexcept = default;
-    Scratch& operator=(Scratch&&) noexcept = default;
-    std::unique_ptr<uint64_t[]> keys;
-    size_t capacity = 0;
-  };
-
   void AddWeighted(double x, double weight) {
     if (!(weight > 0 && std::isfinite(weight))) {
       throw std::invalid_argument("TDigest::Add: weight must be finite and > 0");
@@ -224,18 +213,16 @@ class TDigest {
   mutable bool public_valid_ = true;
   mutable std::vector<Centroid> public_;  // working_ compressed to `compression`
   mutable tdigest_internal::QuantileCurve curve_;
-  mutable Scratch scratch_;
 };
 
 inline void TDigest::Flush() const {
   if (points_.empty() && items_.empty()) return;
   const size_t n = points_.size();
   if (n > 0) {
-    if (scratch_.capacity < n) {
-      scratch_.keys = std::make_unique_for_overwrite<uint64_t[]>(2 * n);
-      scratch_.capacity = n;
-    }
-    tdigest_internal::SortValues(points_.data(), n, scratch_.keys.get());
+    // Allocated per flush rather than kept: idle digests then hold no sort scratch (measured:
+    // no difference in insert cost; the allocator reuses the block).
+    auto scratch = std::make_unique_for_overwrite<uint64_t[]>(2 * n);
+    tdigest_internal::SortValues(points_.data(), n, scratch.get());
     min_ = std::min(min_, points_.front());
     max_ = std::max(max_, points_.back());
   }
