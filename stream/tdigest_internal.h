@@ -117,37 +117,46 @@ void SortValues(double* values, size_t n, uint64_t* scratch) {
   const uint64_t varying = all_and ^ all_or;
   if (varying == 0) return;  // all equal
   const int low_bit = std::max(0, 64 - std::countl_zero(varying) - kPasses * kDigitBits);
-  int shifts[kPasses];
-  int passes = 0;
-  for (int p = 0; p < kPasses; ++p) {
-    int shift = low_bit + p * kDigitBits;
-    if (shift < 64 && ((varying >> shift) & kMask) != 0) shifts[passes++] = shift;
-  }
-  // Keys and digit counts in one pass. Two interleaved count tables: with a nearly constant digit
-  // (the exponent of most data) one table would make every increment wait for the previous one.
+  // Keys and the counts of every digit in one pass (a fixed number of digits, so the loop
+  // unrolls; constant digits are dropped afterwards). Two interleaved count tables: with a nearly
+  // constant digit (the exponent of most data) one table would make every increment wait for the
+  // previous one.
   uint64_t* src = scratch;
   uint64_t* dst = scratch + n;
   auto counts = std::make_unique<uint32_t[]>(kPasses * 2 * kBuckets);  // zeroed
+  static_assert(kPasses * kDigitBits <= 64, "every digit shift stays below 64");
+  auto digit = [low_bit](uint64_t key, int p) {
+    return (key >> (low_bit + p * kDigitBits)) & kMask;
+  };
   for (size_t i = 0; i + 1 < n; i += 2) {
     uint64_t a = ToKey(values[i]), b = ToKey(values[i + 1]);
     src[i] = a;
     src[i + 1] = b;
-    for (int p = 0; p < passes; ++p) {
-      ++counts[(2 * p) * kBuckets + ((a >> shifts[p]) & kMask)];
-      ++counts[(2 * p + 1) * kBuckets + ((b >> shifts[p]) & kMask)];
+    for (int p = 0; p < kPasses; ++p) {
+      ++counts[(2 * p) * kBuckets + digit(a, p)];
+      ++counts[(2 * p + 1) * kBuckets + digit(b, p)];
     }
   }
   if (n % 2) {
     src[n - 1] = ToKey(values[n - 1]);
-    for (int p = 0; p < passes; ++p)
-      ++counts[2 * p * kBuckets + ((src[n - 1] >> shifts[p]) & kMask)];
+    for (int p = 0; p < kPasses; ++p) ++counts[2 * p * kBuckets + digit(src[n - 1], p)];
+  }
+  int shifts[kPasses];
+  int tables[kPasses];
+  int passes = 0;
+  for (int p = 0; p < kPasses; ++p) {
+    int shift = low_bit + p * kDigitBits;
+    if (((varying >> shift) & kMask) != 0) {
+      tables[passes] = p;
+      shifts[passes++] = shift;
+    }
   }
   for (int p = 0; p < passes; ++p) {
     uint32_t offsets[kBuckets];
     uint32_t sum = 0;
     for (int b = 0; b < kBuckets; ++b) {
       offsets[b] = sum;
-      sum += counts[2 * p * kBuckets + b] + counts[(2 * p + 1) * kBuckets + b];
+      sum += counts[2 * tables[p] * kBuckets + b] + counts[(2 * tables[p] + 1) * kBuckets + b];
     }
     const int shift = shifts[p];
     for (size_t i = 0; i < n; ++i) {
