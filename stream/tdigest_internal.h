@@ -287,11 +287,9 @@ inline void MergePass(const double* points, size_t n_points, double points_share
       // Hot loop: points that fit the open centroid, are not part of a run and are finite.
       const size_t stop = i + std::min(out.UnitRoom(), n_points - i);
       const size_t start = i;
+      // (-inf points come first, before anything can take them; +inf ones are never < bound.)
       long double sum = 0;
-      while (i < stop && points[i] < bound && points[i + 1] != points[i] && points[i] > -kInf &&
-             points[i] < kInf) {
-        sum += points[i++];
-      }
+      while (i < stop && points[i] < bound && points[i + 1] != points[i]) sum += points[i++];
       out.AddUnits(i - start, sum);
       if (!point_next()) break;
       const double x = points[i];

@@ -332,6 +332,25 @@ TEST(TDigestTest, InfinitiesAreKeptApart) {
   EXPECT_EQ(copy->Quantile(0.5), median);
 }
 
+TEST(TDigestTest, InfinitiesArrivingAfterFiniteValues) {
+  TDigest digest;
+  for (int i = 0; i < 100'000; ++i) digest.Add(i % 1000);  // flushes several times
+  digest.Add(-kInf);
+  digest.Add(kInf);
+  digest.Add(kInf, 3);
+  TDigest merged;
+  merged.Merge(digest);
+  for (const TDigest* d : {&digest, &merged}) {
+    EXPECT_EQ(d->Quantile(0), -kInf);
+    EXPECT_EQ(d->Quantile(1), kInf);
+    EXPECT_NEAR(d->Quantile(0.5), 500, 5);
+    EXPECT_EQ(d->Count(), 100'005);
+    int infinite = 0;
+    for (const auto& c : d->Centroids()) infinite += std::isinf(c.mean);
+    EXPECT_EQ(infinite, 2);  // one -inf centroid, one +inf centroid of weight 4
+  }
+}
+
 TEST(TDigestTest, EmptyDigest) {
   TDigest digest;
   EXPECT_EQ(digest.Count(), 0);
