@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
   RegisterBrokerCommand(root);
   RegisterClusterCommand(root);
   RegisterGenerateCommand(root);
+  RegisterSketchCommand(root);
   BindConfigAndEnv(root);
   try {
     root.parse(argc, argv);
