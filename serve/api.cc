@@ -1,8 +1,10 @@
 #include "serve/api.h"
 
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "serve/params.h"
+#include "stream/popularity.h"
 
 namespace segstream::serve {
 
@@ -118,6 +120,52 @@ Response OneItem(const SnapshotCache* cache, const Request& request) {
   return JsonResponse(body);
 }
 
+// Digest value -> JSON: null for an empty population.
+json Number(double v) { return std::isnan(v) ? json(nullptr) : json(v); }
+
+Response Quantiles(const SnapshotCache* cache, const Request& request) {
+  if (Status s = CheckParams(request, {"q", "window"}); !s.ok()) return ErrorResponse(s);
+  auto qs = DoubleListParam(request, "q", {0, 1}, {0.5, 0.9, 0.99});
+  if (!qs.ok()) return ErrorResponse(qs.status());
+  auto window = WindowParam(request);
+  if (!window.ok()) return ErrorResponse(window.status());
+  auto snap = Current(cache);
+  if (!snap.ok()) return ErrorResponse(snap.status());
+  const WindowView& view = (*snap)->windows.at(*window);
+  json quantiles = json::object();
+  for (const auto& q : *qs) quantiles[q.text] = Number(stream::IntegerQuantile(view.popularity, q.value));
+  return JsonResponse({{"window", *window},
+                       {"watermark_ms", (*snap)->watermark_ms},
+                       {"items", view.popular_items},
+                       {"quantiles", quantiles}});
+}
+
+Response TopPercent(const SnapshotCache* cache, const Request& request) {
+  if (Status s = CheckParams(request, {"p", "window"}); !s.ok()) return ErrorResponse(s);
+  auto p = DoubleParam(request, "p", {0, 100, true, false}, 10.0);
+  if (!p.ok()) return ErrorResponse(p.status());
+  auto window = WindowParam(request);
+  if (!window.ok()) return ErrorResponse(window.status());
+  auto snap = Current(cache);
+  if (!snap.ok()) return ErrorResponse(snap.status());
+  const WindowView& view = (*snap)->windows.at(*window);
+  // The (100 - p)th percentile of orders; every item at or above it is in the top p%.
+  const double threshold = stream::IntegerQuantile(view.popularity, 1.0 - *p / 100.0);
+  json items = json::array();
+  if (!std::isnan(threshold)) {
+    for (size_t i : view.by_orders) {
+      const ItemView& item = view.items[i];
+      if (static_cast<double>(item.counts.orders) < threshold || item.counts.orders < 1) break;
+      items.push_back(ItemJson(item, (*snap)->all()));
+    }
+  }
+  return JsonResponse({{"window", *window},
+                       {"watermark_ms", (*snap)->watermark_ms},
+                       {"p", *p},
+                       {"threshold", Number(threshold)},
+                       {"items", items}});
+}
+
 }  // namespace
 
 void RegisterApi(Router& router, const SnapshotCache* cache, ApiInfo info) {
@@ -131,6 +179,9 @@ void RegisterApi(Router& router, const SnapshotCache* cache, ApiInfo info) {
              [cache, info](const Request& request) { return StatusEndpoint(cache, info, request); });
   router.Get("/v1/items/top", [cache](const Request& r) { return TopItems(cache, r); });
   router.Get("/v1/items/{sku}", [cache](const Request& r) { return OneItem(cache, r); });
+  router.Get("/v1/popularity/quantiles", [cache](const Request& r) { return Quantiles(cache, r); });
+  router.Get("/v1/popularity/top-percent",
+             [cache](const Request& r) { return TopPercent(cache, r); });
 }
 
 }  // namespace segstream::serve

@@ -30,25 +30,21 @@ WindowView BuildWindowView(std::string name, std::vector<storage::ItemCounts> it
   view.by_units = ranked([](const storage::ItemCounts& c) { return c.units; });
   view.by_revenue = ranked([](const storage::ItemCounts& c) { return c.revenue_micros; });
 
-  // Exact mid-rank percentiles over items with orders >= 1: walk groups of equal orders from the
-  // smallest up (the descending ranking reversed).
-  std::vector<size_t> with_orders;
-  for (auto it = view.by_orders.rbegin(); it != view.by_orders.rend(); ++it) {
-    if (view.items[*it].counts.orders >= 1) with_orders.push_back(*it);
+  // Popularity (DESIGN §3): one t-digest of `orders` per item-sales partition (each sku lives in
+  // one), merged, as a reader of per-partition state would; percentiles and quantiles are read
+  // from the merged digest. Orders are small integers, which the digest keeps exact.
+  std::map<int32_t, stream::TDigest> per_partition;
+  for (const ItemView& item : view.items) {
+    if (item.counts.orders < 1) continue;
+    auto [it, inserted] = per_partition.try_emplace(item.counts.partition, kPopularityCompression);
+    it->second.Add(static_cast<double>(item.counts.orders));
+    ++view.popular_items;
   }
-  const double total = static_cast<double>(with_orders.size());
-  view.orders_sorted.reserve(with_orders.size());
-  for (size_t g = 0; g < with_orders.size();) {
-    size_t end = g;
-    const int64_t value = view.items[with_orders[g]].counts.orders;
-    while (end < with_orders.size() && view.items[with_orders[end]].counts.orders == value) ++end;
-    const double pct =
-        100.0 * (static_cast<double>(g) + 0.5 * static_cast<double>(end - g)) / total;
-    for (size_t k = g; k < end; ++k) {
-      view.items[with_orders[k]].percentile = pct;
-      view.orders_sorted.push_back(value);
+  for (const auto& [partition, digest] : per_partition) view.popularity.Merge(digest);
+  for (ItemView& item : view.items) {
+    if (item.counts.orders >= 1) {
+      item.percentile = 100.0 * view.popularity.Cdf(static_cast<double>(item.counts.orders));
     }
-    g = end;
   }
   return view;
 }
@@ -65,6 +61,7 @@ std::vector<storage::ItemCounts> SumPanes(
       if (inserted) {
         items.emplace_back();
         items.back().sku = c.sku;
+        items.back().partition = c.partition;
       }
       storage::ItemCounts& sum = items[it->second];
       sum.orders += c.orders;

@@ -16,14 +16,17 @@
 
 #include "storage/redis_client.h"
 #include "storage/snapshot_reader.h"
+#include "stream/tdigest.h"
 #include "stream/windows.h"
 
 namespace segstream::serve {
 
+inline constexpr double kPopularityCompression = 100;
+
 struct ItemView {
   storage::ItemCounts counts;
-  // Mid-rank percentile of `orders` among the window's items with orders >= 1 (DESIGN §3);
-  // < 0 = null (no orders in the window).
+  // Mid-rank percentile of `orders` among the window's items with orders >= 1 (DESIGN §3), from
+  // the window's merged t-digest; < 0 = null (no orders in the window).
   double percentile = -1;
 };
 
@@ -35,8 +38,9 @@ struct WindowView {
   std::unordered_map<std::string, size_t> by_sku;
   // Item indices ranked by orders, units and revenue (descending, ties by sku).
   std::vector<size_t> by_orders, by_units, by_revenue;
-  // `orders` of every item with orders >= 1, ascending: the population of popularity quantiles.
-  std::vector<int64_t> orders_sorted;
+  // Digest of `orders` over the items with orders >= 1: the popularity distribution.
+  stream::TDigest popularity{kPopularityCompression};
+  int64_t popular_items = 0;  // items with orders >= 1
 };
 
 struct Snapshot {

@@ -104,7 +104,7 @@ namespace {
 
 // Folds HGETALL replies of (orders, units, returned, revenue[, desc]) hashes into items.
 Status FoldCounters(const std::vector<RedisValue>& replies, size_t first, size_t fields,
-                    std::vector<ItemCounts>* items,
+                    int32_t partition, std::vector<ItemCounts>* items,
                     std::unordered_map<std::string, size_t>* index) {
   for (size_t f = 0; f < fields; ++f) {
     const auto& elems = replies[first + f].elements;
@@ -114,6 +114,7 @@ Status FoldCounters(const std::vector<RedisValue>& replies, size_t first, size_t
       if (inserted) {
         items->emplace_back();
         items->back().sku = sku;
+        items->back().partition = partition;
       }
       ItemCounts& item = (*items)[it->second];
       if (f == 4) {
@@ -147,7 +148,9 @@ Result<std::vector<ItemCounts>> SnapshotReader::ReadItems() {
   std::vector<ItemCounts> items;
   std::unordered_map<std::string, size_t> index;
   for (size_t r = 0; r < replies->size(); r += 5) {
-    if (Status s = FoldCounters(*replies, r, 5, &items, &index); !s.ok()) return s;
+    if (Status s = FoldCounters(*replies, r, 5, (*parts)[r / 5], &items, &index); !s.ok()) {
+      return s;
+    }
   }
   return items;
 }
@@ -182,7 +185,7 @@ Result<std::map<int64_t, std::vector<ItemCounts>>> SnapshotReader::ReadPanes(
   for (size_t k = 0; k < starts.size(); ++k) {
     std::vector<ItemCounts>& items = panes[starts[k]];
     std::unordered_map<std::string, size_t> index;
-    if (Status s = FoldCounters(*replies, 4 * k, 4, &items, &index); !s.ok()) return s;
+    if (Status s = FoldCounters(*replies, 4 * k, 4, partition, &items, &index); !s.ok()) return s;
   }
   return panes;
 }

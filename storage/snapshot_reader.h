@@ -18,6 +18,7 @@ struct ItemCounts {
   int64_t units = 0;
   int64_t returned_units = 0;
   int64_t revenue_micros = 0;
+  int32_t partition = -1;  // item-sales partition holding the sku (each sku lives in one)
 };
 
 struct PartitionProgress {

@@ -62,6 +62,23 @@ def main():
             else:
                 assert got["percentile"] is None and got["orders"] == 0, got
 
+        # Popularity quantiles and the top 10% from the merged t-digests vs the exact ones.
+        code, qs = api.get("/v1/popularity/quantiles?q=0.5,0.9,0.99")
+        assert code == 200 and qs["items"] == len(want_pct), qs
+        orders = sorted(v["orders"] for v in truth.values() if v["orders"] >= 1)
+        for q in ("0.5", "0.9", "0.99"):
+            # The served value's exact rank fraction is within half a percentile point of q.
+            served = qs["quantiles"][q]
+            rank = sum(1 for o in orders if o <= served) / len(orders)
+            assert abs(rank - float(q)) <= 0.005, (q, served, rank)
+        assert qs["quantiles"]["0.5"] == ground_truth.exact_quantile(truth, 0.5), qs
+        code, top10 = api.get("/v1/popularity/top-percent?p=10")
+        threshold = ground_truth.exact_quantile(truth, 0.9)
+        want_set = {sku for sku, v in truth.items() if v["orders"] >= threshold}
+        assert top10["threshold"] == threshold, top10["threshold"]
+        assert {i["sku"] for i in top10["items"]} == want_set, len(top10["items"])
+        print(f"quantiles {qs['quantiles']}, top 10%: {len(want_set)} items exact")
+
         # Event-time windows at the watermark the server reports.
         watermark = st["watermark_ms"]
         for name, duration in (("24h", 24), ("7d", 24 * 7), ("30d", 24 * 30)):

@@ -159,3 +159,11 @@ def mid_rank_percentiles(items):
             equal = bisect.bisect_right(values, v["orders"]) - below
             out[sku] = 100.0 * (below + 0.5 * equal) / len(values)
     return out
+
+
+def exact_quantile(items, q):
+    """Smallest orders value v with #{orders <= v} >= q * n over items with orders >= 1."""
+    import math
+    values = sorted(v["orders"] for v in items.values() if v["orders"] >= 1)
+    rank = max(1, math.ceil(q * len(values)))
+    return values[rank - 1]
