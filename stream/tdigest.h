@@ -226,6 +226,7 @@ inline void TDigest::Flush() const {
     min_ = std::min(min_, points_.front());
     max_ = std::max(max_, points_.back());
   }
+  points_.reserve(n + 1);  // exactly: a full buffer then keeps 8 bytes per slot, not 16
   points_.push_back(std::numeric_limits<double>::quiet_NaN());  // MergePass's sentinel
   std::vector<Centroid> merged;
   const std::vector<Centroid>* sources = &working_;

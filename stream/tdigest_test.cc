@@ -290,6 +290,30 @@ TEST(TDigestTest, ZipfIntegerCountsHaveZeroRankError) {
   }
 }
 
+// A value repeated throughout a stream of continuous ones stays one pure centroid across flushes
+// and merges, so its quantiles and mid-rank are exact.
+TEST(TDigestTest, RepeatedValueStaysOneCentroid) {
+  std::mt19937_64 rng(5);
+  std::vector<double> values;
+  for (int i = 0; i < 300'000; ++i) values.push_back(i % 5 == 0 ? 0.5 : Uniform(rng));
+  std::vector<double> sorted = values;
+  std::sort(sorted.begin(), sorted.end());
+  for (int parts : {1, 16}) {
+    TDigest digest = Build(values, parts);
+    int holding = 0;
+    for (const auto& c : digest.Centroids()) {
+      if (c.mean == 0.5) {
+        ++holding;
+        EXPECT_TRUE(c.pure);
+        EXPECT_EQ(c.weight, 60'000);
+      }
+    }
+    EXPECT_EQ(holding, 1) << "parts=" << parts;
+    EXPECT_DOUBLE_EQ(digest.Cdf(0.5), MidRank(sorted, 0.5));
+    for (double q : {0.45, 0.5, 0.55}) EXPECT_EQ(digest.Quantile(q), 0.5);
+  }
+}
+
 TEST(TDigestTest, NanIsRejected) {
   TDigest digest;
   digest.Add(1);
