@@ -140,6 +140,15 @@ Response Quantiles(const SnapshotCache* cache, const Request& request) {
                        {"quantiles", quantiles}});
 }
 
+// Smallest orders value v with #{orders <= v} >= q n over the window's items with orders >= 1.
+double ExactIntegerQuantile(const WindowView& view, double q) {
+  const int64_t n = view.popular_items;
+  if (n == 0) return std::nan("");
+  const int64_t rank = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(q * n - 1e-9)));
+  // by_orders is descending and starts with the n popular items: rank k ascending is n - k.
+  return static_cast<double>(view.items[view.by_orders[n - rank]].counts.orders);
+}
+
 Response TopPercent(const SnapshotCache* cache, const Request& request) {
   if (Status s = CheckParams(request, {"p", "window"}); !s.ok()) return ErrorResponse(s);
   auto p = DoubleParam(request, "p", {0, 100, true, false}, 10.0);
@@ -149,13 +158,18 @@ Response TopPercent(const SnapshotCache* cache, const Request& request) {
   auto snap = Current(cache);
   if (!snap.ok()) return ErrorResponse(snap.status());
   const WindowView& view = (*snap)->windows.at(*window);
-  // The (100 - p)th percentile of orders; every item at or above it is in the top p%.
-  const double threshold = stream::IntegerQuantile(view.popularity, 1.0 - *p / 100.0);
+  // The (100 - p)th percentile of orders; every item at or above it is in the top p%. The answer
+  // lists every such item, so the snapshot's ranked counts give the exact cut cheaply; the
+  // merged digest's estimate is reported beside it (they differ only when the digest's rank
+  // error straddles a count boundary).
+  const double q = 1.0 - *p / 100.0;
+  const double estimate = stream::IntegerQuantile(view.popularity, q);
+  const double threshold = ExactIntegerQuantile(view, q);
   json items = json::array();
   if (!std::isnan(threshold)) {
     for (size_t i : view.by_orders) {
       const ItemView& item = view.items[i];
-      if (static_cast<double>(item.counts.orders) < threshold || item.counts.orders < 1) break;
+      if (static_cast<double>(item.counts.orders) < threshold) break;
       items.push_back(ItemJson(item, (*snap)->all()));
     }
   }
@@ -163,6 +177,7 @@ Response TopPercent(const SnapshotCache* cache, const Request& request) {
                        {"watermark_ms", (*snap)->watermark_ms},
                        {"p", *p},
                        {"threshold", Number(threshold)},
+                       {"threshold_estimate", Number(estimate)},
                        {"items", items}});
 }
 
