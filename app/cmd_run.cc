@@ -75,8 +75,10 @@ void WriteReport(const std::string& path, const serve::Snapshot& snap, double se
         {"rows_skipped", replay.progress.rows_skipped},
         {"seconds", replay.seconds}}},
       {"wall_seconds", seconds},
-      {"events_per_second", seconds > 0 ? static_cast<double>(replay.progress.events) / seconds : 0},
-      {"rows_per_second", seconds > 0 ? static_cast<double>(replay.progress.rows_read) / seconds : 0},
+      {"events_per_second",
+       seconds > 0 ? static_cast<double>(replay.progress.events) / seconds : 0},
+      {"rows_per_second",
+       seconds > 0 ? static_cast<double>(replay.progress.rows_read) / seconds : 0},
       {"top_items", top}};
   std::ofstream out(path);
   out << report.dump(2) << "\n";
@@ -191,7 +193,8 @@ void RegisterRunCommand(CLI::App& root) {
   auto* cmd = root.add_subcommand(
       "run", "Embedded demo: broker + redis + workers + API, replaying the Online Retail CSV");
   auto flags = std::make_shared<RunFlags>();
-  cmd->add_option("--csv", flags->csv, "Input CSV (default: the bundled data/online_retail.csv.gz)");
+  cmd->add_option("--csv", flags->csv,
+                  "Input CSV (default: the bundled data/online_retail.csv.gz)");
   cmd->add_option("--http", flags->http, "API/dashboard listen address")->capture_default_str();
   cmd->add_option("--speed", flags->speed,
                   "'max', or N x event time (default plays the year in about two minutes)")

@@ -26,12 +26,12 @@ Status CheckoutStage::Process(int32_t partition, const MessageBatch& batch,
     DlqReason reason = DecodeAndValidate(Payload(*message), &checkout_);
     if (reason != DlqReason::kOk) {
       const char* name = DlqReasonName(reason);
-      Status s = producer_->Produce(
-          storage::kDlqTopic, Key(*message), Payload(*message),
-          {{"segstream.error.reason", name},
-           {"segstream.error.topic", std::string(storage::kCheckoutsTopic)},
-           {"segstream.error.partition", std::to_string(partition)},
-           {"segstream.error.offset", std::to_string(offset)}});
+      Status s =
+          producer_->Produce(storage::kDlqTopic, Key(*message), Payload(*message),
+                             {{"segstream.error.reason", name},
+                              {"segstream.error.topic", std::string(storage::kCheckoutsTopic)},
+                              {"segstream.error.partition", std::to_string(partition)},
+                              {"segstream.error.offset", std::to_string(offset)}});
       if (!s.ok()) return s;
       ++commit->dlq;
       ++commit->dlq_reasons[name];

@@ -104,15 +104,16 @@ Result<bool> Worker::CommitLanded(const PartitionId& id, int64_t next_offset) {
   auto offset = reply->elements.at(1).AsInt();
   if (!gen.ok() || !offset.ok()) return Status::Corruption("bad meta for " + id.first);
   const Owned& owned = owned_.at(id);
-  if (*gen != owned.generation) return Status::Fenced("generation moved to " + std::to_string(*gen));
+  if (*gen != owned.generation)
+    return Status::Fenced("generation moved to " + std::to_string(*gen));
   return *offset == next_offset;
 }
 
 void Worker::Rewind(const PartitionId& id) {
   auto it = owned_.find(id);
   if (it == owned_.end()) return;
-  int64_t target = it->second.stored_offset < 0 ? RdKafka::Topic::OFFSET_BEGINNING
-                                                : it->second.stored_offset;
+  int64_t target =
+      it->second.stored_offset < 0 ? RdKafka::Topic::OFFSET_BEGINNING : it->second.stored_offset;
   std::unique_ptr<RdKafka::TopicPartition> tp(
       RdKafka::TopicPartition::create(id.first, id.second, target));
   RdKafka::ErrorCode err = consumer_->seek(*tp, 5000);

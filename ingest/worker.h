@@ -58,7 +58,7 @@ class Worker {
     int64_t generation = 0;
     int64_t stored_offset = -1;  // next offset per Redis; -1 = none committed
     int64_t position = -1;       // next offset expected from the consumer
-    ItemPartitionState items;  // stage 2 only
+    ItemPartitionState items;    // stage 2 only
   };
   using PartitionId = std::pair<std::string, int32_t>;
   class Rebalancer;

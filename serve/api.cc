@@ -91,8 +91,9 @@ Response TopItems(const SnapshotCache* cache, const Request& request) {
   if (!snap.ok()) return ErrorResponse(snap.status());
   const Snapshot& s = **snap;
   const WindowView& view = s.windows.at(*window);
-  const auto& order =
-      *by == "orders" ? view.by_orders : *by == "units" ? view.by_units : view.by_revenue;
+  const auto& order = *by == "orders"  ? view.by_orders
+                      : *by == "units" ? view.by_units
+                                       : view.by_revenue;
   json items = json::array();
   for (size_t i = 0; i < order.size() && static_cast<int64_t>(items.size()) < *n; ++i) {
     items.push_back(ItemJson(view.items[order[i]], s.all()));
@@ -133,7 +134,8 @@ Response Quantiles(const SnapshotCache* cache, const Request& request) {
   if (!snap.ok()) return ErrorResponse(snap.status());
   const WindowView& view = (*snap)->windows.at(*window);
   json quantiles = json::object();
-  for (const auto& q : *qs) quantiles[q.text] = Number(stream::IntegerQuantile(view.popularity, q.value));
+  for (const auto& q : *qs)
+    quantiles[q.text] = Number(stream::IntegerQuantile(view.popularity, q.value));
   return JsonResponse({{"window", *window},
                        {"watermark_ms", (*snap)->watermark_ms},
                        {"items", view.popular_items},
@@ -190,8 +192,9 @@ void RegisterApi(Router& router, const SnapshotCache* cache, ApiInfo info) {
     if (!snap) return JsonError(503, "not ready: " + cache->last_error());
     return JsonResponse({{"status", "ready"}});
   });
-  router.Get("/v1/status",
-             [cache, info](const Request& request) { return StatusEndpoint(cache, info, request); });
+  router.Get("/v1/status", [cache, info](const Request& request) {
+    return StatusEndpoint(cache, info, request);
+  });
   router.Get("/v1/items/top", [cache](const Request& r) { return TopItems(cache, r); });
   router.Get("/v1/items/{sku}", [cache](const Request& r) { return OneItem(cache, r); });
   router.Get("/v1/popularity/quantiles", [cache](const Request& r) { return Quantiles(cache, r); });

@@ -111,8 +111,8 @@ Status SnapshotCache::Refresh() {
   }
   storage::SnapshotReader reader(redis_.get());
   auto status = reader.ReadStatus();
-  auto items = status.ok() ? reader.ReadItems() : Result<std::vector<storage::ItemCounts>>(
-                                                      status.status());
+  auto items =
+      status.ok() ? reader.ReadItems() : Result<std::vector<storage::ItemCounts>>(status.status());
   Status panes = items.ok() ? RefreshPanes(reader) : items.status();
   if (!panes.ok()) {
     redis_.reset();  // reconnect next time
@@ -121,10 +121,10 @@ Status SnapshotCache::Refresh() {
   }
   auto snap = std::make_shared<Snapshot>();
   snap->status = std::move(*status);
-  snap->watermark_ms = snap->status.min_partition_max_event_ms > 0
-                           ? snap->status.min_partition_max_event_ms -
-                                 options_.windows.allowed_lateness_ms
-                           : 0;
+  snap->watermark_ms =
+      snap->status.min_partition_max_event_ms > 0
+          ? snap->status.min_partition_max_event_ms - options_.windows.allowed_lateness_ms
+          : 0;
   std::map<std::pair<int32_t, int64_t>, std::vector<storage::ItemCounts>> pane_items;
   for (const auto& [key, pane] : panes_) pane_items.emplace(key, pane.items);
   for (const stream::WindowSpec& w : stream::ServedWindows()) {

@@ -16,14 +16,14 @@ return {gen, redis.call('HGETALL', KEYS[1])}
 
 // Shared fence: the caller's generation must be current and the stored offset what it expects.
 // ARGV[1] = generation, ARGV[2] = expected stored offset ('' = none yet).
-#define SEGSTREAM_FENCE_LUA                                                        \
-  "local gen = redis.call('HGET', KEYS[1], 'gen')\n"                               \
-  "if gen ~= ARGV[1] then\n"                                                        \
+#define SEGSTREAM_FENCE_LUA                                                              \
+  "local gen = redis.call('HGET', KEYS[1], 'gen')\n"                                     \
+  "if gen ~= ARGV[1] then\n"                                                             \
   "  return redis.error_reply('FENCED generation ' .. tostring(gen) .. ' is current')\n" \
-  "end\n"                                                                           \
-  "local cur = redis.call('HGET', KEYS[1], 'offset') or ''\n"                       \
-  "if cur ~= ARGV[2] then\n"                                                        \
-  "  return redis.error_reply('FENCED stored offset ' .. cur .. ' moved')\n"        \
+  "end\n"                                                                                \
+  "local cur = redis.call('HGET', KEYS[1], 'offset') or ''\n"                            \
+  "if cur ~= ARGV[2] then\n"                                                             \
+  "  return redis.error_reply('FENCED stored offset ' .. cur .. ' moved')\n"             \
   "end\n"
 
 // Stage 1. KEYS: meta, dlq_reasons. ARGV: gen, expected, next_offset, events, dlq, item_sales,
@@ -133,8 +133,7 @@ Result<RedisValue> PartitionStateStore::RunScript(int which, const std::vector<s
 }
 
 Result<PartitionClaim> PartitionStateStore::Claim(std::string_view topic, int32_t partition) {
-  if (auto added = redis_->Command(
-          {"SADD", PartitionsSetKey(topic), std::to_string(partition)});
+  if (auto added = redis_->Command({"SADD", PartitionsSetKey(topic), std::to_string(partition)});
       !added.ok()) {
     return added.status();
   }
@@ -168,7 +167,8 @@ Status PartitionStateStore::CheckCommitReply(const Result<RedisValue>& reply,
                                              std::string_view what) {
   if (!reply.ok()) return reply.status();
   if (reply->is_error()) {
-    if (reply->str.rfind("FENCED", 0) == 0) return Status::Fenced(std::string(what) + ": " + reply->str);
+    if (reply->str.rfind("FENCED", 0) == 0)
+      return Status::Fenced(std::string(what) + ": " + reply->str);
     return Status::Internal(std::string(what) + ": " + reply->str);
   }
   return Status::Ok();
@@ -177,9 +177,12 @@ Status PartitionStateStore::CheckCommitReply(const Result<RedisValue>& reply,
 Status PartitionStateStore::CommitCheckouts(int32_t partition, const CheckoutsCommit& c) {
   std::vector<std::string> keys = {PartitionKey(kCheckoutsTopic, partition, "meta"),
                                    PartitionKey(kCheckoutsTopic, partition, "dlq_reasons")};
-  std::vector<std::string> args = {std::to_string(c.generation), OffsetArg(c.expected_offset),
-                                   std::to_string(c.next_offset), std::to_string(c.events),
-                                   std::to_string(c.dlq),        std::to_string(c.item_sales),
+  std::vector<std::string> args = {std::to_string(c.generation),
+                                   OffsetArg(c.expected_offset),
+                                   std::to_string(c.next_offset),
+                                   std::to_string(c.events),
+                                   std::to_string(c.dlq),
+                                   std::to_string(c.item_sales),
                                    std::to_string(c.max_event_ms),
                                    std::to_string(c.high_watermark),
                                    std::to_string(c.dlq_reasons.size())};
@@ -196,10 +199,14 @@ Status PartitionStateStore::CommitItemSales(int32_t partition, const ItemSalesCo
     keys.push_back(PartitionKey(kItemSalesTopic, partition, suffix));
   }
   std::vector<std::string> args = {
-      std::to_string(c.generation),   OffsetArg(c.expected_offset),
-      std::to_string(c.next_offset),  std::to_string(c.high_watermark),
-      std::to_string(c.applied),      std::to_string(c.duplicates),
-      std::to_string(c.max_event_ms), std::to_string(c.late_events),
+      std::to_string(c.generation),
+      OffsetArg(c.expected_offset),
+      std::to_string(c.next_offset),
+      std::to_string(c.high_watermark),
+      std::to_string(c.applied),
+      std::to_string(c.duplicates),
+      std::to_string(c.max_event_ms),
+      std::to_string(c.late_events),
       c.retention_cutoff == INT64_MIN ? "" : std::to_string(c.retention_cutoff),
       std::to_string(c.source_hwm.size())};
   for (const auto& [source, hwm] : c.source_hwm) {

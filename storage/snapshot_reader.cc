@@ -12,7 +12,8 @@ namespace {
 // HGETALL reply → field map; integers parsed where asked.
 std::unordered_map<std::string, std::string> ToMap(const RedisValue& v) {
   std::unordered_map<std::string, std::string> m;
-  for (size_t i = 0; i + 1 < v.elements.size(); i += 2) m[v.elements[i].str] = v.elements[i + 1].str;
+  for (size_t i = 0; i + 1 < v.elements.size(); i += 2)
+    m[v.elements[i].str] = v.elements[i + 1].str;
   return m;
 }
 
@@ -83,9 +84,8 @@ Result<PipelineStatus> SnapshotReader::ReadStatus() {
       int64_t max_ms = IntField(m, "max_event_ms");
       status.max_event_ms = std::max(status.max_event_ms, max_ms);
       if (max_ms > 0) {
-        status.min_partition_max_event_ms = any_partition_events
-                                                ? std::min(status.min_partition_max_event_ms, max_ms)
-                                                : max_ms;
+        status.min_partition_max_event_ms =
+            any_partition_events ? std::min(status.min_partition_max_event_ms, max_ms) : max_ms;
         any_partition_events = true;
       }
     }

@@ -32,11 +32,11 @@ struct PartitionProgress {
 struct PipelineStatus {
   int64_t events_processed = 0;  // valid checkouts, DLQ excluded
   int64_t dlq_events = 0;
-  int64_t item_sales_produced = 0;  // unique item-sales records (stage 1, exactly once)
-  int64_t item_sales_applied = 0;   // of those, applied by stage 2 (duplicates excluded)
-  int64_t item_sales_duplicates = 0;  // replayed records stage 2 dropped
-  int64_t late_events = 0;  // older than pane retention: counted in `all` only
-  int64_t max_event_ms = 0;  // max over partitions
+  int64_t item_sales_produced = 0;         // unique item-sales records (stage 1, exactly once)
+  int64_t item_sales_applied = 0;          // of those, applied by stage 2 (duplicates excluded)
+  int64_t item_sales_duplicates = 0;       // replayed records stage 2 dropped
+  int64_t late_events = 0;                 // older than pane retention: counted in `all` only
+  int64_t max_event_ms = 0;                // max over partitions
   int64_t min_partition_max_event_ms = 0;  // min over partitions with events (watermark input)
   std::map<std::string, int64_t> dlq_reasons;
   std::map<std::string, PartitionProgress> partitions;  // "checkouts:0", "item-sales:3", ...

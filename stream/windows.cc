@@ -10,10 +10,8 @@ int64_t PaneStart(int64_t t_ms, int64_t pane_ms) {
 
 const std::vector<WindowSpec>& ServedWindows() {
   static const std::vector<WindowSpec> kWindows = {
-      {"all", std::nullopt},
-      {"1h", 3'600'000LL},
-      {"24h", 24LL * 3'600'000},
-      {"7d", 7LL * 24 * 3'600'000},
+      {"all", std::nullopt},          {"1h", 3'600'000LL},
+      {"24h", 24LL * 3'600'000},      {"7d", 7LL * 24 * 3'600'000},
       {"30d", 30LL * 24 * 3'600'000},
   };
   return kWindows;
