@@ -214,27 +214,25 @@ Status PartitionStateStore::CommitItemSales(int32_t partition, const ItemSalesCo
     args.push_back(std::to_string(hwm.offset));
     args.push_back(std::to_string(hwm.seq));
   }
-  args.push_back(std::to_string(c.items.size()));
-  args.reserve(args.size() + 6 * c.items.size());
-  for (const auto& [sku, d] : c.items) {
+  // sku, orders, units, returned, revenue: the layout the script reads for `all` and for panes.
+  auto push_counters = [&args](const std::string& sku, const ItemDelta& d) {
     args.push_back(sku);
     args.push_back(std::to_string(d.orders));
     args.push_back(std::to_string(d.units));
     args.push_back(std::to_string(d.returned_units));
     args.push_back(std::to_string(d.revenue_micros));
+  };
+  args.push_back(std::to_string(c.items.size()));
+  args.reserve(args.size() + 6 * c.items.size());
+  for (const auto& [sku, d] : c.items) {
+    push_counters(sku, d);
     args.push_back(d.description);
   }
   args.push_back(std::to_string(c.panes.size()));
   for (const auto& [start, items] : c.panes) {
     args.push_back(std::to_string(start));
     args.push_back(std::to_string(items.size()));
-    for (const auto& [sku, d] : items) {
-      args.push_back(sku);
-      args.push_back(std::to_string(d.orders));
-      args.push_back(std::to_string(d.units));
-      args.push_back(std::to_string(d.returned_units));
-      args.push_back(std::to_string(d.revenue_micros));
-    }
+    for (const auto& [sku, d] : items) push_counters(sku, d);
   }
   return CheckCommitReply(RunScript(kCommitItemSales, keys, args), "commit item-sales");
 }

@@ -81,6 +81,22 @@ def dead_letter_reason(invoice, event_ms, lines):
     return None
 
 
+def _count_lines(items, lines):
+    """Adds one valid checkout's lines to per-item counts (DESIGN §3); True if it sold anything."""
+    sold = set()
+    for sku, _, quantity, price in lines:
+        item = items[sku]
+        if quantity > 0:
+            item["units"] += quantity
+            item["revenue_micros"] += quantity * price
+            sold.add(sku)
+        else:
+            item["returned_units"] += -quantity
+    for sku in sold:
+        items[sku]["orders"] += 1
+    return bool(sold)
+
+
 def item_truth(path):
     """Returns (items, summary): items[sku] = dict(orders, units, returned_units, revenue_micros)."""
     items = defaultdict(lambda: {"orders": 0, "units": 0, "returned_units": 0,
@@ -95,18 +111,7 @@ def item_truth(path):
             summary["dlq_reasons"][reason] += 1
             continue
         summary["processed"] += 1
-        sold = set()
-        for sku, _, quantity, price in lines:
-            item = items[sku]
-            if quantity > 0:
-                item["units"] += quantity
-                item["revenue_micros"] += quantity * price
-                sold.add(sku)
-            else:
-                item["returned_units"] += -quantity
-        for sku in sold:
-            items[sku]["orders"] += 1
-        if sold:
+        if _count_lines(items, lines):
             summary["with_sale"] += 1
     return dict(items), summary
 
@@ -134,17 +139,7 @@ def window_truth(path, watermark_ms, duration_ms, pane_ms=HOUR_MS):
         pane = (event_ms // pane_ms) * pane_ms
         if not first <= pane <= last or dead_letter_reason(invoice, event_ms, lines):
             continue
-        sold = set()
-        for sku, _, quantity, price in lines:
-            item = items[sku]
-            if quantity > 0:
-                item["units"] += quantity
-                item["revenue_micros"] += quantity * price
-                sold.add(sku)
-            else:
-                item["returned_units"] += -quantity
-        for sku in sold:
-            items[sku]["orders"] += 1
+        _count_lines(items, lines)
     return dict(items)
 
 
