@@ -16,7 +16,10 @@
 #include "ingest/replay.h"
 #include "ingest/worker.h"
 #include "serve/api.h"
+#include "serve/dashboard.h"
 #include "serve/http_server.h"
+#include "serve/redis_probe.h"
+#include "serve/serve_metrics.h"
 #include "serve/snapshot.h"
 #include "storage/redis_child.h"
 #include "storage/snapshot_reader.h"
@@ -74,8 +77,10 @@ void WriteReport(const std::string& path, const serve::Snapshot& snap, double se
         {"rows_skipped", replay.progress.rows_skipped},
         {"seconds", replay.seconds}}},
       {"wall_seconds", seconds},
-      {"events_per_second", seconds > 0 ? static_cast<double>(replay.progress.events) / seconds : 0},
-      {"rows_per_second", seconds > 0 ? static_cast<double>(replay.progress.rows_read) / seconds : 0},
+      {"events_per_second",
+       seconds > 0 ? static_cast<double>(replay.progress.events) / seconds : 0},
+      {"rows_per_second",
+       seconds > 0 ? static_cast<double>(replay.progress.rows_read) / seconds : 0},
       {"top_items", top}};
   std::ofstream out(path);
   out << report.dump(2) << "\n";
@@ -118,12 +123,17 @@ void Run(const RunFlags& flags) {
   cache_options.redis = redis_client;
   serve::SnapshotCache cache(cache_options);
   cache.Start();
+  serve::ServeMetrics metrics;
+  serve::RedisProbe redis_probe({.redis = redis_client}, metrics.RedisObserver());
+  redis_probe.Start();
   serve::Router router;
   serve::RegisterApi(router, &cache, {broker.bootstrap(), redis.address()});
+  serve::RegisterMetrics(router, &metrics, {.cache = &cache});
+  serve::RegisterDashboard(router);
   serve::HttpServerOptions http;
   http.host = http_host;
   http.port = static_cast<uint16_t>(http_port);
-  serve::HttpServer server(std::move(router), http);
+  serve::HttpServer server(std::move(router), http, metrics.HttpObserver());
   if (Status s = server.Start(); !s.ok()) {
     stop_workers = true;
     workers.join();
@@ -170,14 +180,15 @@ void Run(const RunFlags& flags) {
     const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
     auto snap = cache.Get();
     std::cerr << "run: done: " << snap->status.events_processed << " checkouts processed, "
-              << snap->status.dlq_events << " dead-lettered, " << snap->items.size()
-              << " items in " << seconds << " s\n";
+              << snap->status.dlq_events << " dead-lettered, " << snap->items.size() << " items in "
+              << seconds << " s\n";
     if (!flags.report.empty()) WriteReport(flags.report, *snap, seconds, *replay);
   } else {
     std::cerr << "run: replay finished; serving until Ctrl-C\n";
     while (!signals.stopped()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   server.Stop();
+  redis_probe.Stop();
   cache.Stop();
   stop_workers = true;
   workers.join();
@@ -190,7 +201,8 @@ void RegisterRunCommand(CLI::App& root) {
   auto* cmd = root.add_subcommand(
       "run", "Embedded demo: broker + redis + workers + API, replaying the Online Retail CSV");
   auto flags = std::make_shared<RunFlags>();
-  cmd->add_option("--csv", flags->csv, "Input CSV (default: the bundled data/online_retail.csv.gz)");
+  cmd->add_option("--csv", flags->csv,
+                  "Input CSV (default: the bundled data/online_retail.csv.gz)");
   cmd->add_option("--http", flags->http, "API/dashboard listen address")->capture_default_str();
   cmd->add_option("--speed", flags->speed,
                   "'max', or N x event time (default plays the year in about two minutes)")
