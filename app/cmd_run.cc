@@ -16,7 +16,10 @@
 #include "ingest/replay.h"
 #include "ingest/worker.h"
 #include "serve/api.h"
+#include "serve/dashboard.h"
 #include "serve/http_server.h"
+#include "serve/redis_probe.h"
+#include "serve/serve_metrics.h"
 #include "serve/snapshot.h"
 #include "storage/redis_child.h"
 #include "storage/snapshot_reader.h"
@@ -121,12 +124,17 @@ void Run(const RunFlags& flags) {
   cache_options.redis = redis_client;
   serve::SnapshotCache cache(cache_options);
   cache.Start();
+  serve::ServeMetrics metrics;
+  serve::RedisProbe redis_probe({.redis = redis_client}, metrics.RedisObserver());
+  redis_probe.Start();
   serve::Router router;
   serve::RegisterApi(router, &cache, {broker.bootstrap(), redis.address()});
+  serve::RegisterMetrics(router, &metrics, {.cache = &cache});
+  serve::RegisterDashboard(router);
   serve::HttpServerOptions http;
   http.host = http_host;
   http.port = static_cast<uint16_t>(http_port);
-  serve::HttpServer server(std::move(router), http);
+  serve::HttpServer server(std::move(router), http, metrics.HttpObserver());
   if (Status s = server.Start(); !s.ok()) {
     stop_workers = true;
     workers.join();
@@ -181,6 +189,7 @@ void Run(const RunFlags& flags) {
     while (!signals.stopped()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   server.Stop();
+  redis_probe.Stop();
   cache.Stop();
   stop_workers = true;
   workers.join();

@@ -4,7 +4,10 @@
 #include "app/commands.h"
 #include "app/signals.h"
 #include "serve/api.h"
+#include "serve/dashboard.h"
 #include "serve/http_server.h"
+#include "serve/redis_probe.h"
+#include "serve/serve_metrics.h"
 #include "serve/snapshot.h"
 
 namespace segstream::app {
@@ -32,17 +35,23 @@ void RegisterServeCommand(CLI::App& root) {
     cache_options.redis = *redis;
     serve::SnapshotCache cache(cache_options);
     cache.Start();
+    serve::ServeMetrics metrics;
+    serve::RedisProbe probe({.redis = *redis}, metrics.RedisObserver());
+    probe.Start();
     serve::Router router;
     serve::RegisterApi(router, &cache, {flags->brokers, flags->redis});
+    serve::RegisterMetrics(router, &metrics, {.cache = &cache});
+    serve::RegisterDashboard(router);
     serve::HttpServerOptions http;
     http.host = host;
     http.port = static_cast<uint16_t>(port);
-    serve::HttpServer server(std::move(router), http);
+    serve::HttpServer server(std::move(router), http, metrics.HttpObserver());
     if (Status s = server.Start(); !s.ok()) Fail("serve", s.message());
     std::printf("dashboard=http://%s/\n", server.address().c_str());
     std::fflush(stdout);
     while (!signals.stopped()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     server.Stop();
+    probe.Stop();
     cache.Stop();
   });
 }

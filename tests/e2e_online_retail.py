@@ -41,6 +41,16 @@ def main():
         assert st["dlq_events"] == summary["dlq"], (st, summary)
         assert st["dlq_by_reason"] == dict(summary["dlq_reasons"]), st
 
+        # /metrics (Prometheus text format) reports the same totals.
+        metrics = api.get_text("/metrics")
+        assert metrics["content_type"].startswith("text/plain; version=0.0.4"), metrics
+        samples = dict(line.rsplit(" ", 1) for line in metrics["body"].splitlines()
+                       if line and not line.startswith("#"))
+        assert float(samples["segstream_events_consumed_total"]) == summary["checkouts"], samples
+        for reason, count in summary["dlq_reasons"].items():
+            assert float(samples[f'segstream_dlq_total{{reason="{reason}"}}']) == count, samples
+        assert float(samples["segstream_watermark_ms"]) == st["watermark_ms"], samples
+
         # Every item, one request each, against the independent counts.
         mismatches = []
         for sku, want in truth.items():

@@ -101,6 +101,13 @@ class Api:
         body = r.read()
         return r.status, json.loads(body) if body else None
 
+    def get_text(self, path):
+        """A non-JSON GET: {status, content_type, body}."""
+        self.conn.request("GET", path)
+        r = self.conn.getresponse()
+        return {"status": r.status, "content_type": r.getheader("Content-Type", ""),
+                "body": r.read().decode("utf-8")}
+
 
 def stop(p, timeout=60):
     """SIGTERM, then wait; returns the exit code."""
