@@ -64,6 +64,9 @@ ServeMetrics::ServeMetrics()
                                                "item-sales records applied by stage 2.")),
       item_sales_duplicates_(registry_.AddCounter("segstream_item_sales_duplicates_dropped_total",
                                                   "Replayed item-sales records stage 2 dropped.")),
+      late_events_(registry_.AddCounter("segstream_late_events_total",
+                                        "Events older than the pane retention (counted in the "
+                                        "`all` window only).")),
       items_(registry_.AddGauge("segstream_items", "Distinct skus with any counter.")),
       replay_done_(registry_.AddGauge(
           "segstream_replay_done", "1 when the embedded CSV replay has finished (segstream run).")),
@@ -135,7 +138,8 @@ void ServeMetrics::Collect(const Snapshot* snap, const SseHub* sse,
   item_sales_produced_.Get().SetTotal(d(st.item_sales_produced));
   item_sales_applied_.Get().SetTotal(d(st.item_sales_applied));
   item_sales_duplicates_.Get().SetTotal(d(st.item_sales_duplicates));
-  items_.Get().Set(d(static_cast<int64_t>(snap->items.size())));
+  late_events_.Get().SetTotal(d(st.late_events));
+  items_.Get().Set(d(static_cast<int64_t>(snap->all().items.size())));
   if (st.replay_known) {
     replay_done_.Get().Set(st.replay_done ? 1 : 0);
     replay_events_.Get().Set(d(st.replay_events));

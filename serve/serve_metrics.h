@@ -70,6 +70,7 @@ class ServeMetrics {
   Family<Counter>& item_sales_produced_;
   Family<Counter>& item_sales_applied_;
   Family<Counter>& item_sales_duplicates_;
+  Family<Counter>& late_events_;
   Family<Gauge>& items_;
   Family<Gauge>& replay_done_;
   Family<Gauge>& replay_events_;

@@ -35,7 +35,9 @@ std::shared_ptr<const Snapshot> HandBuiltSnapshot() {
   items[0].orders = 3;
   items[1].sku = "B";
   items[1].orders = 1;
-  return BuildSnapshot(std::move(st), std::move(items), /*allowed_lateness_ms=*/300'000);
+  stream::WindowOptions windows;
+  windows.allowed_lateness_ms = 300'000;
+  return BuildSnapshot(std::move(st), std::move(items), {}, windows);
 }
 
 TEST(ServeMetricsTest, CollectCopiesThePipelineState) {

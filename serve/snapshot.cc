@@ -73,6 +73,30 @@ std::vector<storage::ItemCounts> SumPanes(
   return items;
 }
 
+std::shared_ptr<const Snapshot> BuildSnapshot(
+    storage::PipelineStatus status, std::vector<storage::ItemCounts> all_items,
+    const std::map<std::pair<int32_t, int64_t>, std::vector<storage::ItemCounts>>& panes,
+    const stream::WindowOptions& windows) {
+  auto snap = std::make_shared<Snapshot>();
+  snap->status = std::move(status);
+  snap->watermark_ms = snap->status.min_partition_max_event_ms > 0
+                           ? snap->status.min_partition_max_event_ms - windows.allowed_lateness_ms
+                           : 0;
+  for (const stream::WindowSpec& w : stream::ServedWindows()) {
+    if (!w.duration_ms) {
+      snap->windows.emplace(w.name, BuildWindowView(std::string(w.name), std::move(all_items)));
+      continue;
+    }
+    stream::PaneRange range =
+        stream::WindowPanes(snap->watermark_ms, *w.duration_ms, windows.pane_ms);
+    WindowView view = BuildWindowView(std::string(w.name), SumPanes(panes, range));
+    view.panes = range;
+    snap->windows.emplace(w.name, std::move(view));
+  }
+  snap->built_at = std::chrono::system_clock::now();
+  return snap;
+}
+
 SnapshotCache::SnapshotCache(SnapshotCacheOptions options) : options_(std::move(options)) {}
 
 SnapshotCache::~SnapshotCache() { Stop(); }
@@ -119,26 +143,9 @@ Status SnapshotCache::Refresh() {
     panes_.clear();  // a version read from a restarted Redis could repeat: reload everything
     return panes;
   }
-  auto snap = std::make_shared<Snapshot>();
-  snap->status = std::move(*status);
-  snap->watermark_ms =
-      snap->status.min_partition_max_event_ms > 0
-          ? snap->status.min_partition_max_event_ms - options_.windows.allowed_lateness_ms
-          : 0;
   std::map<std::pair<int32_t, int64_t>, std::vector<storage::ItemCounts>> pane_items;
   for (const auto& [key, pane] : panes_) pane_items.emplace(key, pane.items);
-  for (const stream::WindowSpec& w : stream::ServedWindows()) {
-    if (!w.duration_ms) {
-      snap->windows.emplace(w.name, BuildWindowView(std::string(w.name), std::move(*items)));
-      continue;
-    }
-    stream::PaneRange range =
-        stream::WindowPanes(snap->watermark_ms, *w.duration_ms, options_.windows.pane_ms);
-    WindowView view = BuildWindowView(std::string(w.name), SumPanes(pane_items, range));
-    view.panes = range;
-    snap->windows.emplace(w.name, std::move(view));
-  }
-  snap->built_at = std::chrono::system_clock::now();
+  auto snap = BuildSnapshot(std::move(*status), std::move(*items), pane_items, options_.windows);
   std::lock_guard lock(mu_);
   current_ = std::move(snap);
   return Status::Ok();

@@ -60,6 +60,13 @@ std::vector<storage::ItemCounts> SumPanes(
     const std::map<std::pair<int32_t, int64_t>, std::vector<storage::ItemCounts>>& panes,
     stream::PaneRange range);
 
+// The whole snapshot from what storage read: window `all` from `all_items`, the other windows
+// summed from `panes` ((partition, pane start) -> items) at the watermark (pure).
+std::shared_ptr<const Snapshot> BuildSnapshot(
+    storage::PipelineStatus status, std::vector<storage::ItemCounts> all_items,
+    const std::map<std::pair<int32_t, int64_t>, std::vector<storage::ItemCounts>>& panes,
+    const stream::WindowOptions& windows);
+
 struct SnapshotCacheOptions {
   storage::RedisOptions redis;
   // How often the snapshot is rebuilt: the staleness bound of every answer. Default 250 ms.
