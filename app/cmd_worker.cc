@@ -13,6 +13,7 @@ void RegisterWorkerCommand(CLI::App& root) {
   struct Flags {
     std::string brokers, redis, redis_cluster, group = "segstream";
     int threads = 1, session_timeout_ms = 6000;
+    int64_t max_item_sales_backlog = ingest::WorkerOptions{}.max_item_sales_backlog;
   };
   auto flags = std::make_shared<Flags>();
   cmd->add_option("--brokers", flags->brokers, "Kafka bootstrap servers (host:port,...)")
@@ -28,6 +29,11 @@ void RegisterWorkerCommand(CLI::App& root) {
                   "Kafka session timeout: a crashed worker's partitions move after about this long")
       ->capture_default_str()
       ->check(CLI::Range(3000, 300000));
+  cmd->add_option("--max-item-sales-backlog", flags->max_item_sales_backlog,
+                  "Stage 1 pauses while more item-sales records than this are produced but not "
+                  "yet applied (bounds the internal topic's backlog)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
   cmd->callback([flags] {
     if (!flags->redis_cluster.empty()) {
       Fail("worker", "--redis-cluster is not supported yet; use --redis HOST:PORT", 2);
@@ -39,6 +45,7 @@ void RegisterWorkerCommand(CLI::App& root) {
     options.kafka.group = flags->group;
     options.kafka.session_timeout_ms = flags->session_timeout_ms;
     options.redis = *redis;
+    options.max_item_sales_backlog = flags->max_item_sales_backlog;
     StopOnSignals signals;
     spdlog::info("worker: brokers {} redis {} group {} threads {}", flags->brokers, flags->redis,
                  flags->group, flags->threads);

@@ -2,6 +2,8 @@
 
 #include <thread>
 
+#include "ingest/validate.h"
+
 namespace segstream::ingest {
 
 namespace {
@@ -24,6 +26,14 @@ Status ApplyAll(RdKafka::Conf* conf, const std::vector<std::pair<std::string, st
   }
   return Status::Ok();
 }
+
+// A checkout may be up to kMaxCheckoutBytes (1 MiB): the worker dead-letters such a record with
+// its original bytes, and a checkout near the cap yields an item-sales record nearly as large
+// (its description). librdkafka's default message.max.bytes (1,000,000) is below the cap, so
+// produce() refused them and the worker stopped on a record it would meet again after every
+// restart. Headroom for headers and framing. Apache Kafka's default topic limit is 1 MiB + 12:
+// deployments raise max.message.bytes of `item-sales` and `checkouts.dlq` to match.
+constexpr int kMaxProducedRecordBytes = static_cast<int>(kMaxCheckoutBytes) + (64 << 10);
 
 }  // namespace
 
@@ -59,6 +69,7 @@ Result<std::unique_ptr<Producer>> Producer::Create(const KafkaOptions& options) 
                        {"compression.type", options.compression},
                        {"linger.ms", std::to_string(options.linger_ms)},
                        {"batch.size", "1000000"},
+                       {"message.max.bytes", std::to_string(kMaxProducedRecordBytes)},
                        {"message.timeout.ms", "30000"},
                        {"reconnect.backoff.ms", "50"},
                        {"reconnect.backoff.max.ms", "1000"},

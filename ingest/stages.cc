@@ -26,12 +26,20 @@ Status CheckoutStage::Process(int32_t partition, const MessageBatch& batch,
     DlqReason reason = DecodeAndValidate(Payload(*message), &checkout_);
     if (reason != DlqReason::kOk) {
       const char* name = DlqReasonName(reason);
-      Status s =
-          producer_->Produce(storage::kDlqTopic, Key(*message), Payload(*message),
-                             {{"segstream.error.reason", name},
-                              {"segstream.error.topic", std::string(storage::kCheckoutsTopic)},
-                              {"segstream.error.partition", std::to_string(partition)},
-                              {"segstream.error.offset", std::to_string(offset)}});
+      std::vector<RecordHeader> headers = {
+          {"segstream.error.reason", name},
+          {"segstream.error.topic", std::string(storage::kCheckoutsTopic)},
+          {"segstream.error.partition", std::to_string(partition)},
+          {"segstream.error.offset", std::to_string(offset)}};
+      std::string_view value = Payload(*message);
+      if (reason == DlqReason::kTooLarge) {
+        // Over the cap the original may be any size the source topic allowed: more than any
+        // producer or topic limit would take, so producing it failed on every restart (a poison
+        // record). Dead-letter a prefix and say how big the original was.
+        headers.push_back({"segstream.error.original_size", std::to_string(value.size())});
+        value = value.substr(0, kDlqTooLargePrefixBytes);
+      }
+      Status s = producer_->Produce(storage::kDlqTopic, Key(*message), value, headers);
       if (!s.ok()) return s;
       ++commit->dlq;
       ++commit->dlq_reasons[name];

@@ -18,6 +18,10 @@ namespace segstream::ingest {
 
 using MessageBatch = std::vector<std::unique_ptr<RdKafka::Message>>;
 
+// A `too_large` record is dead-lettered as its first this many bytes, with the original size in
+// the `segstream.error.original_size` header; every other DLQ record carries its original bytes.
+inline constexpr size_t kDlqTooLargePrefixBytes = 64 << 10;
+
 // Stage 1 (checkouts → item-sales, DLQ): decode and validate, dead-letter with reason headers,
 // repartition each checkout's lines by sku. Produces; the caller flushes, then commits.
 class CheckoutStage {

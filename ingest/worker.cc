@@ -17,11 +17,20 @@ class Worker::Rebalancer : public RdKafka::RebalanceCb {
   explicit Rebalancer(Worker* worker) : worker_(worker) {}
   void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
                     std::vector<RdKafka::TopicPartition*>& partitions) override {
+    // librdkafka keeps an application pause on a partition across unassign/assign (only its own
+    // LIB_PAUSE flag is reset on removal, rdkafka_assignment.c; librdkafka#1849). A checkouts
+    // partition paused for back-pressure, revoked, and assigned again after the worker resumed
+    // the partitions it then owned would never be fetched again: a silent stall, seen in the
+    // kill -9 fault test. So every assignment starts unpaused, on both sides of the rebalance;
+    // the next cycle pauses again if the backlog still calls for it.
     if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
       worker_->OnAssign(partitions, worker_->stop_);
       consumer->assign(partitions);
+      consumer->resume(partitions);
+      worker_->stage1_paused_ = false;
     } else {
       worker_->OnRevoke(partitions);
+      consumer->resume(partitions);
       consumer->unassign();
     }
   }
@@ -152,10 +161,12 @@ void Worker::ApplyBackpressure() {
       consumer_->pause(stage1);
       stage1_paused_ = true;
       ++counters_.backpressure_pauses;
+      spdlog::info("stage 1 paused: item-sales backlog {}", backlog);
       for (auto* tp : stage1) buffers_.erase({tp->topic(), tp->partition()});
     } else if (stage1_paused_ && backlog <= options_.max_item_sales_backlog / 2) {
       consumer_->resume(stage1);
       stage1_paused_ = false;
+      spdlog::info("stage 1 resumed: item-sales backlog {}", backlog);
       // Records fetched before the pause may have been dropped: restart from the committed offset.
       for (auto* tp : stage1) Rewind({tp->topic(), tp->partition()});
     }
