@@ -17,6 +17,7 @@
 #include "ingest/worker.h"
 #include "serve/api.h"
 #include "serve/dashboard.h"
+#include "serve/events.h"
 #include "serve/http_server.h"
 #include "serve/redis_probe.h"
 #include "serve/serve_metrics.h"
@@ -120,7 +121,11 @@ void Run(const RunFlags& flags) {
     if (!worker_status.ok()) spdlog::error("workers stopped: {}", worker_status.ToString());
   });
 
+  // Declared before the server and the cache that use them, so they outlive both.
+  serve::SseHub events;
+  serve::TopItemsPublisher publisher(&events);
   serve::SnapshotCacheOptions cache_options;
+  cache_options.on_refresh = [&publisher](const serve::Snapshot& s) { publisher.OnSnapshot(s); };
   cache_options.redis = redis_client;
   serve::SnapshotCache cache(cache_options);
   cache.Start();
@@ -129,7 +134,8 @@ void Run(const RunFlags& flags) {
   redis_probe.Start();
   serve::Router router;
   serve::RegisterApi(router, &cache, {broker.bootstrap(), redis.address()});
-  serve::RegisterMetrics(router, &metrics, {.cache = &cache});
+  serve::RegisterMetrics(router, &metrics, {.cache = &cache, .sse = &events});
+  router.AddEventStream("/v1/events", events);
   serve::RegisterDashboard(router);
   serve::HttpServerOptions http;
   http.host = http_host;

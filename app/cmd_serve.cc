@@ -5,6 +5,7 @@
 #include "app/signals.h"
 #include "serve/api.h"
 #include "serve/dashboard.h"
+#include "serve/events.h"
 #include "serve/http_server.h"
 #include "serve/redis_probe.h"
 #include "serve/serve_metrics.h"
@@ -31,7 +32,11 @@ void RegisterServeCommand(CLI::App& root) {
     if (!redis.ok()) Fail("serve", redis.status().message(), 2);
     auto [host, port] = ParseHostPort("serve", "--http", flags->http);
     StopOnSignals signals;
+    // Declared before the server and the cache that use them, so they outlive both.
+    serve::SseHub events;
+    serve::TopItemsPublisher publisher(&events);
     serve::SnapshotCacheOptions cache_options;
+    cache_options.on_refresh = [&publisher](const serve::Snapshot& s) { publisher.OnSnapshot(s); };
     cache_options.redis = *redis;
     serve::SnapshotCache cache(cache_options);
     cache.Start();
@@ -40,7 +45,8 @@ void RegisterServeCommand(CLI::App& root) {
     probe.Start();
     serve::Router router;
     serve::RegisterApi(router, &cache, {flags->brokers, flags->redis});
-    serve::RegisterMetrics(router, &metrics, {.cache = &cache});
+    serve::RegisterMetrics(router, &metrics, {.cache = &cache, .sse = &events});
+    router.AddEventStream("/v1/events", events);
     serve::RegisterDashboard(router);
     serve::HttpServerOptions http;
     http.host = host;

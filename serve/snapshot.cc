@@ -157,6 +157,7 @@ void SnapshotCache::Start() {
     while (!stopping_) {
       lock.unlock();
       Status s = Refresh();
+      if (s.ok() && options_.on_refresh) options_.on_refresh(*Get());
       lock.lock();
       last_error_ = s.ok() ? "" : s.ToString();
       wake_.wait_for(lock, options_.refresh_interval, [this] { return stopping_; });

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -73,6 +74,8 @@ struct SnapshotCacheOptions {
   std::chrono::milliseconds refresh_interval{250};
   // Pane width and allowed lateness; must match the workers' (stream/windows.h defaults).
   stream::WindowOptions windows;
+  // Called on the refresh thread after each successful refresh (e.g. to publish events).
+  std::function<void(const Snapshot&)> on_refresh;
 };
 
 class SnapshotCache {

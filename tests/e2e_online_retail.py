@@ -2,12 +2,35 @@
 the embedded broker and a real redis-server; every item's counts served over HTTP must equal the
 ground truth computed independently here (ground_truth.py), as must the DLQ count."""
 import argparse
+import http.client
+import json
+import threading
 import sys
 import time
 import urllib.parse
 
 import ground_truth
 from harness import Api, Processes, read_line_matching, stop, wait_for
+
+
+def listen_events(address):
+    """Collects `/v1/events` (Server-Sent Events) lines on a thread while the file replays."""
+    lines = []
+
+    def read():
+        host, port = address.rsplit(":", 1)
+        conn = http.client.HTTPConnection(host, int(port), timeout=120)
+        conn.request("GET", "/v1/events")
+        r = conn.getresponse()
+        assert r.status == 200 and r.getheader("Content-Type").startswith("text/event-stream")
+        try:
+            for raw in r:
+                lines.append(raw.decode("utf-8", "replace").rstrip("\n"))
+        except (OSError, http.client.HTTPException):
+            pass
+
+    threading.Thread(target=read, daemon=True).start()
+    return lines
 
 
 def main():
@@ -23,6 +46,7 @@ def main():
                            "--http", "127.0.0.1:0"], "run")
         address = read_line_matching(run, r"dashboard=http://([0-9.:]+)/", 60).group(1)
         api = Api(address)
+        events = listen_events(address)
 
         def drained():
             code, st = api.get("/v1/status")
@@ -104,7 +128,14 @@ def main():
             assert [i["sku"] for i in top_w["items"]] == [s for s, _ in want_top_w], (name, top_w)
             print(f"window {name}: {len(want_window)} items exact")
 
+        # The live feed saw the top items move while the file replayed; its last word is the final top.
+        tops = [json.loads(line[len("data: "):]) for i, line in enumerate(events)
+                if line.startswith("data: ") and i > 0 and events[i - 1] == "event: top-items"]
+        assert len(tops) >= 2, events[:10]
         code, top = api.get("/v1/items/top?n=10&by=orders")
+        assert [i["sku"] for i in tops[-1]["items"]] == [i["sku"] for i in top["items"]], tops[-1]
+        print(f"/v1/events: {len(tops)} top-items updates")
+
         want_top = sorted(truth.items(), key=lambda kv: (-kv[1]["orders"], kv[0]))[:10]
         assert [i["sku"] for i in top["items"]] == [sku for sku, _ in want_top], top
         code, missing = api.get("/v1/items/NO-SUCH-SKU")
