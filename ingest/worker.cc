@@ -109,8 +109,13 @@ Result<bool> Worker::CommitLanded(const PartitionId& id, int64_t next_offset) {
   auto reply = redis_->Command(
       {"HMGET", storage::PartitionKey(id.first, id.second, "meta"), "gen", "offset"});
   if (!reply.ok()) return reply.status();
-  auto gen = reply->elements.at(0).AsInt();
-  auto offset = reply->elements.at(1).AsInt();
+  // A restarted Redis accepts connections while it replays its AOF and answers -LOADING: that
+  // error reply has no elements (reading them threw std::out_of_range and killed the worker in
+  // the Redis fault test). Ask again once it has loaded.
+  if (reply->is_error()) return Status::Unavailable("redis: " + reply->str);
+  if (reply->elements.size() != 2) return Status::Corruption("HMGET reply for " + id.first);
+  auto gen = reply->elements[0].AsInt();
+  auto offset = reply->elements[1].AsInt();
   if (!gen.ok() || !offset.ok()) return Status::Corruption("bad meta for " + id.first);
   const Owned& owned = owned_.at(id);
   if (*gen != owned.generation)
@@ -230,9 +235,16 @@ Status Worker::Cycle(const std::atomic<bool>& stop) {
     while (s.code() == StatusCode::kUnavailable) {
       if (!ReconnectRedis(&stop)) return false;
       auto landed = CommitLanded(id, next_offset);
+      if (!landed.ok() && landed.status().code() == StatusCode::kUnavailable) {
+        // Not known whether the commit landed: never commit again blind. If it had, the retry
+        // would be refused for the moved offset and taken for a fence, dropping a partition we
+        // still own (no revocation would follow: a stall). Ask again after a pause.
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        continue;
+      }
       if (landed.ok() && *landed) {
         s = Status::Ok();
-      } else if (landed.ok() || landed.status().code() == StatusCode::kUnavailable) {
+      } else if (landed.ok()) {
         s = do_commit();
       } else {
         s = landed.status();

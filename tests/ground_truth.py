@@ -97,13 +97,16 @@ def _count_lines(items, lines):
     return bool(sold)
 
 
-def item_truth(path):
-    """Returns (items, summary): items[sku] = dict(orders, units, returned_units, revenue_micros)."""
+def item_truth(path, limit=None):
+    """Returns (items, summary): items[sku] = dict(orders, units, returned_units, revenue_micros).
+    With `limit`, only the first `limit` checkouts count (as `segstream replay --limit`)."""
     items = defaultdict(lambda: {"orders": 0, "units": 0, "returned_units": 0,
                                  "revenue_micros": 0})
     summary = {"checkouts": 0, "processed": 0, "dlq": 0, "dlq_reasons": defaultdict(int),
                "with_sale": 0}
     for invoice, _customer, event_ms, lines in checkouts(path):
+        if limit is not None and summary["checkouts"] >= limit:
+            break
         summary["checkouts"] += 1
         reason = dead_letter_reason(invoice, event_ms, lines)
         if reason:
