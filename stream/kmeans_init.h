@@ -18,7 +18,6 @@ inline double Dist2(const double* a, const double* b, int dim) {
   return s;
 }
 
-
 struct InitResult {
   int centers_found = 0;        // < k when the sample has fewer than k distinct points
   std::vector<double> centers;  // centers_found × dim, row-major
