@@ -10,7 +10,7 @@ import time
 import urllib.parse
 
 import ground_truth
-from harness import Api, Processes, read_line_matching, stop, wait_for
+from harness import item_mismatches, Api, Processes, read_line_matching, stop, wait_for
 
 
 def listen_events(address):
@@ -76,15 +76,7 @@ def main():
         assert float(samples["segstream_watermark_ms"]) == st["watermark_ms"], samples
 
         # Every item, one request each, against the independent counts.
-        mismatches = []
-        for sku, want in truth.items():
-            code, got = api.get("/v1/items/" + urllib.parse.quote(sku, safe=""))
-            if code != 200:
-                mismatches.append((sku, code, got))
-                continue
-            for field, value in want.items():
-                if got[field] != value:
-                    mismatches.append((sku, field, got[field], value))
+        mismatches = item_mismatches(api.get, truth)
         assert not mismatches, f"{len(mismatches)} mismatches, e.g. {mismatches[:5]}"
 
         # Percentiles of window `all` against the exact mid-rank ones.
