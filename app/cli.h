@@ -10,7 +10,8 @@ namespace segstream::app {
 
 // Thrown by a command that cannot go on; main prints nothing more and exits with `exit_code`.
 struct CommandFailed : std::runtime_error {
-  CommandFailed(const std::string& reason, int code) : std::runtime_error(reason), exit_code(code) {}
+  CommandFailed(const std::string& reason, int code)
+      : std::runtime_error(reason), exit_code(code) {}
   int exit_code;
 };
 

@@ -22,7 +22,8 @@ void RegisterReplayCommand(CLI::App& root) {
   cmd->add_option("--topic", flags->topic, "Target topic")->capture_default_str();
   cmd->add_option("--speed", flags->speed, "'max', or N to play N x event time")
       ->capture_default_str();
-  cmd->add_option("--limit", flags->limit, "Stop after N checkouts (-1: all)")->capture_default_str();
+  cmd->add_option("--limit", flags->limit, "Stop after N checkouts (-1: all)")
+      ->capture_default_str();
   cmd->add_option("--redis", flags->redis,
                   "Optional Redis HOST:PORT: record progress for /v1/status and pace the replay "
                   "on the workers' progress (keeps the broker's backlog bounded)");

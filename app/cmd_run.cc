@@ -16,7 +16,11 @@
 #include "ingest/replay.h"
 #include "ingest/worker.h"
 #include "serve/api.h"
+#include "serve/dashboard.h"
+#include "serve/events.h"
 #include "serve/http_server.h"
+#include "serve/redis_probe.h"
+#include "serve/serve_metrics.h"
 #include "serve/snapshot.h"
 #include "storage/redis_child.h"
 #include "storage/snapshot_reader.h"
@@ -52,8 +56,9 @@ bool Drained(const storage::PipelineStatus& s, int64_t replayed) {
 void WriteReport(const std::string& path, const serve::Snapshot& snap, double seconds,
                  const ingest::ReplayResult& replay) {
   nlohmann::json top = nlohmann::json::array();
-  for (size_t i = 0; i < snap.by_orders.size() && i < 10; ++i) {
-    const auto& c = snap.items[snap.by_orders[i]].counts;
+  const serve::WindowView& all = snap.all();
+  for (size_t i = 0; i < all.by_orders.size() && i < 10; ++i) {
+    const auto& c = all.items[all.by_orders[i]].counts;
     top.push_back({{"sku", c.sku},
                    {"description", c.description},
                    {"orders", c.orders},
@@ -66,7 +71,7 @@ void WriteReport(const std::string& path, const serve::Snapshot& snap, double se
       {"events_processed", st.events_processed},
       {"dlq_events", st.dlq_events},
       {"dlq_by_reason", st.dlq_reasons},
-      {"items", snap.items.size()},
+      {"items", all.items.size()},
       {"watermark_ms", snap.watermark_ms},
       {"replay",
        {{"events", replay.progress.events},
@@ -74,8 +79,10 @@ void WriteReport(const std::string& path, const serve::Snapshot& snap, double se
         {"rows_skipped", replay.progress.rows_skipped},
         {"seconds", replay.seconds}}},
       {"wall_seconds", seconds},
-      {"events_per_second", seconds > 0 ? static_cast<double>(replay.progress.events) / seconds : 0},
-      {"rows_per_second", seconds > 0 ? static_cast<double>(replay.progress.rows_read) / seconds : 0},
+      {"events_per_second",
+       seconds > 0 ? static_cast<double>(replay.progress.events) / seconds : 0},
+      {"rows_per_second",
+       seconds > 0 ? static_cast<double>(replay.progress.rows_read) / seconds : 0},
       {"top_items", top}};
   std::ofstream out(path);
   out << report.dump(2) << "\n";
@@ -114,16 +121,26 @@ void Run(const RunFlags& flags) {
     if (!worker_status.ok()) spdlog::error("workers stopped: {}", worker_status.ToString());
   });
 
+  // Declared before the server and the cache that use them, so they outlive both.
+  serve::SseHub events;
+  serve::TopItemsPublisher publisher(&events);
   serve::SnapshotCacheOptions cache_options;
+  cache_options.on_refresh = [&publisher](const serve::Snapshot& s) { publisher.OnSnapshot(s); };
   cache_options.redis = redis_client;
   serve::SnapshotCache cache(cache_options);
   cache.Start();
+  serve::ServeMetrics metrics;
+  serve::RedisProbe redis_probe({.redis = redis_client}, metrics.RedisObserver());
+  redis_probe.Start();
   serve::Router router;
   serve::RegisterApi(router, &cache, {broker.bootstrap(), redis.address()});
+  serve::RegisterMetrics(router, &metrics, {.cache = &cache, .sse = &events});
+  router.AddEventStream("/v1/events", events);
+  serve::RegisterDashboard(router);
   serve::HttpServerOptions http;
   http.host = http_host;
   http.port = static_cast<uint16_t>(http_port);
-  serve::HttpServer server(std::move(router), http);
+  serve::HttpServer server(std::move(router), http, metrics.HttpObserver());
   if (Status s = server.Start(); !s.ok()) {
     stop_workers = true;
     workers.join();
@@ -170,7 +187,7 @@ void Run(const RunFlags& flags) {
     const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
     auto snap = cache.Get();
     std::cerr << "run: done: " << snap->status.events_processed << " checkouts processed, "
-              << snap->status.dlq_events << " dead-lettered, " << snap->items.size()
+              << snap->status.dlq_events << " dead-lettered, " << snap->all().items.size()
               << " items in " << seconds << " s\n";
     if (!flags.report.empty()) WriteReport(flags.report, *snap, seconds, *replay);
   } else {
@@ -178,6 +195,7 @@ void Run(const RunFlags& flags) {
     while (!signals.stopped()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   server.Stop();
+  redis_probe.Stop();
   cache.Stop();
   stop_workers = true;
   workers.join();
@@ -190,7 +208,8 @@ void RegisterRunCommand(CLI::App& root) {
   auto* cmd = root.add_subcommand(
       "run", "Embedded demo: broker + redis + workers + API, replaying the Online Retail CSV");
   auto flags = std::make_shared<RunFlags>();
-  cmd->add_option("--csv", flags->csv, "Input CSV (default: the bundled data/online_retail.csv.gz)");
+  cmd->add_option("--csv", flags->csv,
+                  "Input CSV (default: the bundled data/online_retail.csv.gz)");
   cmd->add_option("--http", flags->http, "API/dashboard listen address")->capture_default_str();
   cmd->add_option("--speed", flags->speed,
                   "'max', or N x event time (default plays the year in about two minutes)")

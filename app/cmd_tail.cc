@@ -21,7 +21,8 @@ void RegisterTailCommand(CLI::App& root) {
                   "checkouts, item-sales, segment-changes, segment-drift or checkouts.dlq")
       ->required();
   cmd->add_flag("--from-beginning", flags->from_beginning, "Print every retained record");
-  cmd->add_option("--max", flags->max, "Exit after N records (-1: no limit)")->capture_default_str();
+  cmd->add_option("--max", flags->max, "Exit after N records (-1: no limit)")
+      ->capture_default_str();
   cmd->add_option("--timeout-ms", flags->timeout_ms, "Exit after this long without a new record")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{86400000}));

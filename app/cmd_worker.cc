@@ -8,14 +8,16 @@
 namespace segstream::app {
 
 void RegisterWorkerCommand(CLI::App& root) {
-  auto* cmd = root.add_subcommand("worker", "Processing worker: checkouts -> Redis state and outputs");
+  auto* cmd =
+      root.add_subcommand("worker", "Processing worker: checkouts -> Redis state and outputs");
   struct Flags {
     std::string brokers, redis, redis_cluster, group = "segstream";
     int threads = 1, session_timeout_ms = 6000;
     int64_t max_item_sales_backlog = ingest::WorkerOptions{}.max_item_sales_backlog;
   };
   auto flags = std::make_shared<Flags>();
-  cmd->add_option("--brokers", flags->brokers, "Kafka bootstrap servers (host:port,...)")->required();
+  cmd->add_option("--brokers", flags->brokers, "Kafka bootstrap servers (host:port,...)")
+      ->required();
   cmd->add_option("--redis", flags->redis, "Redis address HOST:PORT")->required();
   cmd->add_option("--redis-cluster", flags->redis_cluster,
                   "Redis Cluster seed nodes HOST:PORT,... (not supported yet)");

@@ -13,5 +13,7 @@ void RegisterTailCommand(CLI::App& root);
 void RegisterRunCommand(CLI::App& root);
 void RegisterBrokerCommand(CLI::App& root);
 void RegisterClusterCommand(CLI::App& root);
+void RegisterGenerateCommand(CLI::App& root);
+void RegisterSketchCommand(CLI::App& root);
 
 }  // namespace segstream::app

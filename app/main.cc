@@ -36,6 +36,8 @@ int main(int argc, char** argv) {
   RegisterVersionCommand(root);
   RegisterBrokerCommand(root);
   RegisterClusterCommand(root);
+  RegisterGenerateCommand(root);
+  RegisterSketchCommand(root);
   BindConfigAndEnv(root);
   try {
     root.parse(argc, argv);

@@ -67,8 +67,9 @@ void RecordReplayProgress(storage::RedisConnection* redis, const ingest::ReplayP
 void PrintReplaySummary(const ingest::ReplayResult& result, std::ostream& out) {
   const auto& p = result.progress;
   out << "replay: " << p.events << " checkouts from " << p.rows_read << " rows in "
-      << result.seconds << " s (" << static_cast<int64_t>(p.rows_read / std::max(result.seconds, 1e-9))
-      << " rows/s); " << p.rows_skipped << " rows skipped\n";
+      << result.seconds << " s ("
+      << static_cast<int64_t>(p.rows_read / std::max(result.seconds, 1e-9)) << " rows/s); "
+      << p.rows_skipped << " rows skipped\n";
   for (const auto& [reason, count] : result.csv.skipped_by_reason) {
     out << "  skipped " << count << " rows: " << reason << "\n";
   }

@@ -1,7 +1,20 @@
 #!/usr/bin/env bash
 # Installs every build, run and test dependency of segstream from Debian packages.
 # Idempotent: runs `apt-get update` and `apt-get install` only when a package is missing.
+#
+# Usage: install-deps.sh [--browser]
+#   --browser  also installs Debian's `chromium`, used only by the headless dashboard test
+#              (ctest label `browser`); the default CI run stays without it.
 set -euo pipefail
+
+browser=0
+for arg in "$@"; do
+  case "$arg" in
+    --browser) browser=1 ;;
+    -h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "install-deps: unknown option '$arg' (try --help)" >&2; exit 2 ;;
+  esac
+done
 
 packages=(
   # toolchain
@@ -14,6 +27,11 @@ packages=(
   # servers and tools used at run and test time
   redis-server redis-tools kcat procps curl python3
 )
+if [ "$browser" -eq 1 ]; then
+  # Fonts so the dashboard screenshot renders text (chromium pulls no font by itself with
+  # --no-install-recommends).
+  packages+=(chromium fonts-dejavu-core)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

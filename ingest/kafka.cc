@@ -163,7 +163,8 @@ Result<int32_t> PartitionCount(RdKafka::Handle* handle, const std::string& topic
   std::unique_ptr<RdKafka::Topic> t(RdKafka::Topic::create(handle, topic, nullptr, err));
   if (!t) return Status::InvalidArgument("topic " + topic + ": " + err);
   RdKafka::Metadata* raw = nullptr;
-  RdKafka::ErrorCode code = handle->metadata(false, t.get(), &raw, static_cast<int>(timeout.count()));
+  RdKafka::ErrorCode code =
+      handle->metadata(false, t.get(), &raw, static_cast<int>(timeout.count()));
   std::unique_ptr<RdKafka::Metadata> metadata(raw);
   if (code != RdKafka::ERR_NO_ERROR) {
     return Status::Unavailable("metadata for " + topic + ": " + RdKafka::err2str(code));

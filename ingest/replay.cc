@@ -34,9 +34,10 @@ Result<ReplayResult> Replay(Producer* producer, const ReplayOptions& options,
     if (options.speed > 0) {
       // Pace in event time: the checkout is due `Δevent / speed` after the first one.
       if (first_event_ms < 0) first_event_ms = checkout.event_time_ms();
-      auto due = start + std::chrono::microseconds(static_cast<int64_t>(
-                             1000.0 * static_cast<double>(checkout.event_time_ms() - first_event_ms) /
-                             options.speed));
+      auto due =
+          start + std::chrono::microseconds(static_cast<int64_t>(
+                      1000.0 * static_cast<double>(checkout.event_time_ms() - first_event_ms) /
+                      options.speed));
       while (!stop.load() && Clock::now() < due) {
         producer->raw()->poll(0);
         std::this_thread::sleep_until(std::min(due, Clock::now() + std::chrono::milliseconds(50)));

@@ -12,10 +12,10 @@
 namespace segstream::ingest {
 
 struct ReplayProgress {
-  int64_t events = 0;       // checkouts produced
+  int64_t events = 0;  // checkouts produced
   int64_t rows_read = 0;
   int64_t rows_skipped = 0;
-  int64_t bytes_read = 0;   // of the file, for a progress bar
+  int64_t bytes_read = 0;  // of the file, for a progress bar
   int64_t file_size = 0;
   int64_t event_time_ms = 0;  // of the last checkout produced
 };

@@ -60,8 +60,7 @@ Status CheckoutStage::Process(int32_t partition, const MessageBatch& batch,
   return Status::Ok();
 }
 
-Status ItemStage::Process(const MessageBatch& batch,
-                          std::map<int32_t, storage::HighWaterMark>* hwm,
+Status ItemStage::Process(const MessageBatch& batch, ItemPartitionState* state,
                           storage::ItemSalesCommit* commit) {
   for (const auto& message : batch) {
     commit->next_offset = message->offset() + 1;
@@ -72,7 +71,7 @@ Status ItemStage::Process(const MessageBatch& batch,
       spdlog::error("item-sales offset {}: undecodable record skipped", message->offset());
       continue;
     }
-    storage::HighWaterMark& mark = (*hwm)[sale_.source_partition()];
+    storage::HighWaterMark& mark = state->hwm[sale_.source_partition()];
     if (mark.Covers(sale_.source_offset(), sale_.seq())) {
       ++commit->duplicates;
       continue;
@@ -86,7 +85,21 @@ Status ItemStage::Process(const MessageBatch& batch,
     delta.returned_units += sale_.returned_units();
     delta.revenue_micros += sale_.revenue_micros();
     if (delta.description.empty()) delta.description = sale_.description();
+
+    state->max_event_ms = std::max(state->max_event_ms, sale_.event_time_ms());
+    const int64_t pane = stream::PaneStart(sale_.event_time_ms(), windows_.pane_ms);
+    if (pane < stream::RetentionCutoff(state->max_event_ms, windows_)) {
+      ++commit->late_events;  // older than every window: counted in `all` only (DESIGN §3)
+      continue;
+    }
+    storage::ItemDelta& pane_delta = commit->panes[pane][sale_.sku()];
+    pane_delta.orders += sale_.orders();
+    pane_delta.units += sale_.units();
+    pane_delta.returned_units += sale_.returned_units();
+    pane_delta.revenue_micros += sale_.revenue_micros();
   }
+  commit->max_event_ms = state->max_event_ms;
+  commit->retention_cutoff = stream::RetentionCutoff(state->max_event_ms, windows_);
   return Status::Ok();
 }
 

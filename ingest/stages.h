@@ -12,6 +12,7 @@
 #include "ingest/validate.h"
 #include "segstream.pb.h"
 #include "storage/partition_state.h"
+#include "stream/windows.h"
 
 namespace segstream::ingest {
 
@@ -37,15 +38,25 @@ class CheckoutStage {
   std::string buffer_;
 };
 
+// What stage 2 keeps per item-sales partition between batches (restored from Redis at claim).
+struct ItemPartitionState {
+  std::map<int32_t, storage::HighWaterMark> hwm;  // per stage-1 source partition
+  int64_t max_event_ms = 0;                       // newest event applied: drives pane retention
+};
+
 // Stage 2 (item-sales → per-sku counters): drops replayed records by the per-source high-water
-// mark kept in the same atomic state, aggregates the rest into per-sku deltas.
+// mark kept in the same atomic state, aggregates the rest into per-sku deltas for window `all`
+// and per event-time pane for the `last <duration>` windows.
 class ItemStage {
  public:
-  // `hwm` is the partition's high-water marks, updated as records are accepted.
-  Status Process(const MessageBatch& batch, std::map<int32_t, storage::HighWaterMark>* hwm,
+  explicit ItemStage(stream::WindowOptions windows = {}) : windows_(windows) {}
+
+  // Updates `state` as records are accepted; the caller adopts it only once the commit lands.
+  Status Process(const MessageBatch& batch, ItemPartitionState* state,
                  storage::ItemSalesCommit* commit);
 
  private:
+  stream::WindowOptions windows_;
   v1::ItemSale sale_;
 };
 

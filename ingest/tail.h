@@ -25,8 +25,8 @@ nlohmann::json RecordToJson(const std::string& topic, RdKafka::Message& record);
 struct TailOptions {
   KafkaOptions kafka;
   std::string topic;
-  bool from_beginning = false;  // else only records that arrive after the start
-  int64_t max_records = -1;     // exit after this many; -1 = no limit
+  bool from_beginning = false;                   // else only records that arrive after the start
+  int64_t max_records = -1;                      // exit after this many; -1 = no limit
   std::chrono::milliseconds idle_timeout{5000};  // exit after this long without a record
 };
 

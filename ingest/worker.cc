@@ -39,7 +39,8 @@ class Worker::Rebalancer : public RdKafka::RebalanceCb {
   Worker* worker_;
 };
 
-Worker::Worker(WorkerOptions options) : options_(std::move(options)) {}
+Worker::Worker(WorkerOptions options)
+    : options_(std::move(options)), item_stage_(options_.windows) {}
 Worker::~Worker() = default;
 
 Result<std::unique_ptr<Worker>> Worker::Create(const WorkerOptions& options) {
@@ -86,7 +87,8 @@ void Worker::OnAssign(std::vector<RdKafka::TopicPartition*>& partitions,
     owned.generation = claim->generation;
     owned.stored_offset = claim->next_offset;
     owned.position = claim->next_offset < 0 ? 0 : claim->next_offset;
-    owned.hwm = claim->source_hwm;
+    owned.items.hwm = claim->source_hwm;
+    owned.items.max_event_ms = claim->max_event_ms;
     // Redis holds the offset of record (DESIGN §5); a new group starts at the earliest offset.
     tp->set_offset(claim->next_offset < 0 ? RdKafka::Topic::OFFSET_BEGINNING : claim->next_offset);
     spdlog::info("assigned {}:{} generation {} from offset {}", id.first, id.second,
@@ -116,15 +118,16 @@ Result<bool> Worker::CommitLanded(const PartitionId& id, int64_t next_offset) {
   auto offset = reply->elements[1].AsInt();
   if (!gen.ok() || !offset.ok()) return Status::Corruption("bad meta for " + id.first);
   const Owned& owned = owned_.at(id);
-  if (*gen != owned.generation) return Status::Fenced("generation moved to " + std::to_string(*gen));
+  if (*gen != owned.generation)
+    return Status::Fenced("generation moved to " + std::to_string(*gen));
   return *offset == next_offset;
 }
 
 void Worker::Rewind(const PartitionId& id) {
   auto it = owned_.find(id);
   if (it == owned_.end()) return;
-  int64_t target = it->second.stored_offset < 0 ? RdKafka::Topic::OFFSET_BEGINNING
-                                                : it->second.stored_offset;
+  int64_t target =
+      it->second.stored_offset < 0 ? RdKafka::Topic::OFFSET_BEGINNING : it->second.stored_offset;
   std::unique_ptr<RdKafka::TopicPartition> tp(
       RdKafka::TopicPartition::create(id.first, id.second, target));
   RdKafka::ErrorCode err = consumer_->seek(*tp, 5000);
@@ -274,12 +277,12 @@ Status Worker::Cycle(const std::atomic<bool>& stop) {
     storage::ItemSalesCommit commit;
     commit.generation = owned.generation;
     commit.expected_offset = owned.stored_offset;
-    auto hwm = owned.hwm;  // adopted only once the commit lands
-    if (Status s = item_stage_.Process(batch, &hwm, &commit); !s.ok()) return s;
+    ItemPartitionState items = owned.items;  // adopted only once the commit lands
+    if (Status s = item_stage_.Process(batch, &items, &commit); !s.ok()) return s;
     commit.high_watermark = HighWatermark(id);
     if (commit_one(id, commit.next_offset,
                    [&] { return state_->CommitItemSales(id.second, commit); })) {
-      owned_.at(id).hwm = std::move(hwm);
+      owned_.at(id).items = std::move(items);
     }
   }
   if (!advisory.empty()) {

@@ -24,6 +24,8 @@ struct WorkerOptions {
   // amortise the Redis round trip and the producer flush, small enough to keep latency low.
   int max_batch_records = 20000;
   std::chrono::milliseconds max_batch_wait{20};
+  // Event-time panes and their retention (stage 2).
+  stream::WindowOptions windows;
   // How long a cycle waits for its produced records to be acknowledged.
   std::chrono::milliseconds flush_timeout{30000};
   // Longest back-off between Redis reconnect attempts.
@@ -56,7 +58,7 @@ class Worker {
     int64_t generation = 0;
     int64_t stored_offset = -1;  // next offset per Redis; -1 = none committed
     int64_t position = -1;       // next offset expected from the consumer
-    std::map<int32_t, storage::HighWaterMark> hwm;  // stage 2 only
+    ItemPartitionState items;    // stage 2 only
   };
   using PartitionId = std::pair<std::string, int32_t>;
   class Rebalancer;

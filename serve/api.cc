@@ -1,8 +1,10 @@
 #include "serve/api.h"
 
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "serve/params.h"
+#include "stream/popularity.h"
 
 namespace segstream::serve {
 
@@ -10,10 +12,16 @@ using nlohmann::json;
 
 namespace {
 
-json ItemJson(const ItemView& item) {
+// Window views carry counters only; the description comes from window `all`.
+json ItemJson(const ItemView& item, const WindowView& all) {
   const auto& c = item.counts;
+  std::string description = c.description;
+  if (description.empty()) {
+    auto it = all.by_sku.find(c.sku);
+    if (it != all.by_sku.end()) description = all.items[it->second].counts.description;
+  }
   return {{"sku", c.sku},
-          {"description", c.description},
+          {"description", description},
           {"orders", c.orders},
           {"units", c.units},
           {"returned_units", c.returned_units},
@@ -32,14 +40,9 @@ Result<std::shared_ptr<const Snapshot>> Current(const SnapshotCache* cache) {
   return snap;
 }
 
-// Only `all` is served so far; the event-time windows arrive with the popularity issue (501).
+// `all` or a `last <duration>` window of stream/windows.h.
 Result<std::string> WindowParam(const Request& request) {
   return EnumParam(request, "window", {"all", "1h", "24h", "7d", "30d"}, "all");
-}
-
-Response WindowError(const Result<std::string>& window) {
-  if (!window.ok()) return ErrorResponse(window.status());
-  return JsonError(501, "window '" + *window + "' is not served yet; only 'all' is available");
 }
 
 Response StatusEndpoint(const SnapshotCache* cache, const ApiInfo& info, const Request& request) {
@@ -69,7 +72,8 @@ Response StatusEndpoint(const SnapshotCache* cache, const ApiInfo& info, const R
                  {"events", st.replay_events},
                  {"rows_skipped", st.replay_rows_skipped},
                  {"known", st.replay_known}}},
-               {"items", (*snap)->items.size()},
+               {"items", (*snap)->all().items.size()},
+               {"late_events", st.late_events},
                {"brokers", info.brokers},
                {"redis", info.redis}};
   return JsonResponse(body);
@@ -82,14 +86,17 @@ Response TopItems(const SnapshotCache* cache, const Request& request) {
   auto by = EnumParam(request, "by", {"orders", "units", "revenue"}, "orders");
   if (!by.ok()) return ErrorResponse(by.status());
   auto window = WindowParam(request);
-  if (!window.ok() || *window != "all") return WindowError(window);
+  if (!window.ok()) return ErrorResponse(window.status());
   auto snap = Current(cache);
   if (!snap.ok()) return ErrorResponse(snap.status());
   const Snapshot& s = **snap;
-  const auto& order = *by == "orders" ? s.by_orders : *by == "units" ? s.by_units : s.by_revenue;
+  const WindowView& view = s.windows.at(*window);
+  const auto& order = *by == "orders"  ? view.by_orders
+                      : *by == "units" ? view.by_units
+                                       : view.by_revenue;
   json items = json::array();
   for (size_t i = 0; i < order.size() && static_cast<int64_t>(items.size()) < *n; ++i) {
-    items.push_back(ItemJson(s.items[order[i]]));
+    items.push_back(ItemJson(view.items[order[i]], s.all()));
   }
   return JsonResponse(
       {{"window", *window}, {"by", *by}, {"watermark_ms", s.watermark_ms}, {"items", items}});
@@ -98,16 +105,82 @@ Response TopItems(const SnapshotCache* cache, const Request& request) {
 Response OneItem(const SnapshotCache* cache, const Request& request) {
   if (Status s = CheckParams(request, {"window"}); !s.ok()) return ErrorResponse(s);
   auto window = WindowParam(request);
-  if (!window.ok() || *window != "all") return WindowError(window);
+  if (!window.ok()) return ErrorResponse(window.status());
   auto snap = Current(cache);
   if (!snap.ok()) return ErrorResponse(snap.status());
   std::string sku(request.PathParam("sku"));
-  auto it = (*snap)->by_sku.find(sku);
-  if (it == (*snap)->by_sku.end()) return JsonError(404, "sku '" + sku + "' has never been seen");
-  json body = ItemJson((*snap)->items[it->second]);
+  const Snapshot& s = **snap;
+  if (!s.all().by_sku.count(sku)) return JsonError(404, "sku '" + sku + "' has never been seen");
+  const WindowView& view = s.windows.at(*window);
+  auto it = view.by_sku.find(sku);
+  ItemView absent;  // seen, but not in this window: zeros, percentile null
+  absent.counts.sku = sku;
+  json body = ItemJson(it == view.by_sku.end() ? absent : view.items[it->second], s.all());
   body["window"] = *window;
-  body["watermark_ms"] = (*snap)->watermark_ms;
+  body["watermark_ms"] = s.watermark_ms;
   return JsonResponse(body);
+}
+
+// Digest value -> JSON: null for an empty population.
+json Number(double v) { return std::isnan(v) ? json(nullptr) : json(v); }
+
+Response Quantiles(const SnapshotCache* cache, const Request& request) {
+  if (Status s = CheckParams(request, {"q", "window"}); !s.ok()) return ErrorResponse(s);
+  auto qs = DoubleListParam(request, "q", {0, 1}, {0.5, 0.9, 0.99});
+  if (!qs.ok()) return ErrorResponse(qs.status());
+  auto window = WindowParam(request);
+  if (!window.ok()) return ErrorResponse(window.status());
+  auto snap = Current(cache);
+  if (!snap.ok()) return ErrorResponse(snap.status());
+  const WindowView& view = (*snap)->windows.at(*window);
+  json quantiles = json::object();
+  for (const auto& q : *qs)
+    quantiles[q.text] = Number(stream::IntegerQuantile(view.popularity, q.value));
+  return JsonResponse({{"window", *window},
+                       {"watermark_ms", (*snap)->watermark_ms},
+                       {"items", view.popular_items},
+                       {"quantiles", quantiles}});
+}
+
+// Smallest orders value v with #{orders <= v} >= q n over the window's items with orders >= 1.
+double ExactIntegerQuantile(const WindowView& view, double q) {
+  const int64_t n = view.popular_items;
+  if (n == 0) return std::nan("");
+  const int64_t rank = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(q * n - 1e-9)));
+  // by_orders is descending and starts with the n popular items: rank k ascending is n - k.
+  return static_cast<double>(view.items[view.by_orders[n - rank]].counts.orders);
+}
+
+Response TopPercent(const SnapshotCache* cache, const Request& request) {
+  if (Status s = CheckParams(request, {"p", "window"}); !s.ok()) return ErrorResponse(s);
+  auto p = DoubleParam(request, "p", {0, 100, true, false}, 10.0);
+  if (!p.ok()) return ErrorResponse(p.status());
+  auto window = WindowParam(request);
+  if (!window.ok()) return ErrorResponse(window.status());
+  auto snap = Current(cache);
+  if (!snap.ok()) return ErrorResponse(snap.status());
+  const WindowView& view = (*snap)->windows.at(*window);
+  // The (100 - p)th percentile of orders; every item at or above it is in the top p%. The answer
+  // lists every such item, so the snapshot's ranked counts give the exact cut cheaply; the
+  // merged digest's estimate is reported beside it (they differ only when the digest's rank
+  // error straddles a count boundary).
+  const double q = 1.0 - *p / 100.0;
+  const double estimate = stream::IntegerQuantile(view.popularity, q);
+  const double threshold = ExactIntegerQuantile(view, q);
+  json items = json::array();
+  if (!std::isnan(threshold)) {
+    for (size_t i : view.by_orders) {
+      const ItemView& item = view.items[i];
+      if (static_cast<double>(item.counts.orders) < threshold) break;
+      items.push_back(ItemJson(item, (*snap)->all()));
+    }
+  }
+  return JsonResponse({{"window", *window},
+                       {"watermark_ms", (*snap)->watermark_ms},
+                       {"p", *p},
+                       {"threshold", Number(threshold)},
+                       {"threshold_estimate", Number(estimate)},
+                       {"items", items}});
 }
 
 }  // namespace
@@ -119,10 +192,14 @@ void RegisterApi(Router& router, const SnapshotCache* cache, ApiInfo info) {
     if (!snap) return JsonError(503, "not ready: " + cache->last_error());
     return JsonResponse({{"status", "ready"}});
   });
-  router.Get("/v1/status",
-             [cache, info](const Request& request) { return StatusEndpoint(cache, info, request); });
+  router.Get("/v1/status", [cache, info](const Request& request) {
+    return StatusEndpoint(cache, info, request);
+  });
   router.Get("/v1/items/top", [cache](const Request& r) { return TopItems(cache, r); });
   router.Get("/v1/items/{sku}", [cache](const Request& r) { return OneItem(cache, r); });
+  router.Get("/v1/popularity/quantiles", [cache](const Request& r) { return Quantiles(cache, r); });
+  router.Get("/v1/popularity/top-percent",
+             [cache](const Request& r) { return TopPercent(cache, r); });
 }
 
 }  // namespace segstream::serve

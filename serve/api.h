@@ -14,7 +14,8 @@ struct ApiInfo {
   std::string redis;
 };
 
-// Adds /healthz, /readyz, /v1/status, /v1/items/top, /v1/items/{sku} to `router`.
+// Adds /healthz, /readyz, /v1/status, /v1/items/top, /v1/items/{sku},
+// /v1/popularity/quantiles and /v1/popularity/top-percent to `router`.
 void RegisterApi(Router& router, const SnapshotCache* cache, ApiInfo info);
 
 }  // namespace segstream::serve

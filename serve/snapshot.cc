@@ -2,55 +2,96 @@
 
 #include <algorithm>
 
+#include "storage/keys.h"
+
 namespace segstream::serve {
 
-std::shared_ptr<const Snapshot> BuildSnapshot(storage::PipelineStatus status,
-                                              std::vector<storage::ItemCounts> items,
-                                              int64_t allowed_lateness_ms) {
-  auto snap = std::make_shared<Snapshot>();
-  snap->status = std::move(status);
-  snap->watermark_ms = snap->status.min_partition_max_event_ms > 0
-                           ? snap->status.min_partition_max_event_ms - allowed_lateness_ms
-                           : 0;
-  snap->items.reserve(items.size());
-  for (auto& counts : items) snap->items.push_back(ItemView{std::move(counts), -1});
-  const size_t n = snap->items.size();
+WindowView BuildWindowView(std::string name, std::vector<storage::ItemCounts> items) {
+  WindowView view;
+  view.name = std::move(name);
+  view.items.reserve(items.size());
+  for (auto& counts : items) view.items.push_back(ItemView{std::move(counts), -1});
+  const size_t n = view.items.size();
   std::vector<size_t> idx(n);
   for (size_t i = 0; i < n; ++i) {
     idx[i] = i;
-    snap->by_sku.emplace(snap->items[i].counts.sku, i);
+    view.by_sku.emplace(view.items[i].counts.sku, i);
   }
   auto ranked = [&](auto key) {
     std::vector<size_t> order = idx;
     std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-      auto ka = key(snap->items[a].counts), kb = key(snap->items[b].counts);
+      auto ka = key(view.items[a].counts), kb = key(view.items[b].counts);
       if (ka != kb) return ka > kb;
-      return snap->items[a].counts.sku < snap->items[b].counts.sku;
+      return view.items[a].counts.sku < view.items[b].counts.sku;
     });
     return order;
   };
-  snap->by_orders = ranked([](const storage::ItemCounts& c) { return c.orders; });
-  snap->by_units = ranked([](const storage::ItemCounts& c) { return c.units; });
-  snap->by_revenue = ranked([](const storage::ItemCounts& c) { return c.revenue_micros; });
+  view.by_orders = ranked([](const storage::ItemCounts& c) { return c.orders; });
+  view.by_units = ranked([](const storage::ItemCounts& c) { return c.units; });
+  view.by_revenue = ranked([](const storage::ItemCounts& c) { return c.revenue_micros; });
 
-  // Exact mid-rank percentiles over items with orders >= 1, from the descending orders ranking:
-  // walk groups of equal orders from the smallest up.
-  std::vector<size_t> with_orders;
-  for (size_t i : snap->by_orders) {
-    if (snap->items[i].counts.orders >= 1) with_orders.push_back(i);
+  // Popularity (DESIGN §3): one t-digest of `orders` per item-sales partition (each sku lives in
+  // one), merged, as a reader of per-partition state would; percentiles and quantiles are read
+  // from the merged digest. Orders are small integers, which the digest keeps exact.
+  std::map<int32_t, stream::TDigest> per_partition;
+  for (const ItemView& item : view.items) {
+    if (item.counts.orders < 1) continue;
+    auto [it, inserted] = per_partition.try_emplace(item.counts.partition, kPopularityCompression);
+    it->second.Add(static_cast<double>(item.counts.orders));
+    ++view.popular_items;
   }
-  std::reverse(with_orders.begin(), with_orders.end());
-  const double total = static_cast<double>(with_orders.size());
-  size_t below = 0;
-  for (size_t g = 0; g < with_orders.size();) {
-    size_t end = g;
-    const int64_t value = snap->items[with_orders[g]].counts.orders;
-    while (end < with_orders.size() && snap->items[with_orders[end]].counts.orders == value) ++end;
-    const double equal = static_cast<double>(end - g);
-    const double pct = 100.0 * (static_cast<double>(below) + 0.5 * equal) / total;
-    for (size_t k = g; k < end; ++k) snap->items[with_orders[k]].percentile = pct;
-    below = end;
-    g = end;
+  for (const auto& [partition, digest] : per_partition) view.popularity.Merge(digest);
+  for (ItemView& item : view.items) {
+    if (item.counts.orders >= 1) {
+      item.percentile = 100.0 * view.popularity.Cdf(static_cast<double>(item.counts.orders));
+    }
+  }
+  return view;
+}
+
+std::vector<storage::ItemCounts> SumPanes(
+    const std::map<std::pair<int32_t, int64_t>, std::vector<storage::ItemCounts>>& panes,
+    stream::PaneRange range) {
+  std::vector<storage::ItemCounts> items;
+  std::unordered_map<std::string, size_t> index;
+  for (const auto& [key, pane_items] : panes) {
+    if (!range.Contains(key.second)) continue;
+    for (const auto& c : pane_items) {
+      auto [it, inserted] = index.try_emplace(c.sku, items.size());
+      if (inserted) {
+        items.emplace_back();
+        items.back().sku = c.sku;
+        items.back().partition = c.partition;
+      }
+      storage::ItemCounts& sum = items[it->second];
+      sum.orders += c.orders;
+      sum.units += c.units;
+      sum.returned_units += c.returned_units;
+      sum.revenue_micros += c.revenue_micros;
+    }
+  }
+  return items;
+}
+
+std::shared_ptr<const Snapshot> BuildSnapshot(
+    storage::PipelineStatus status, std::vector<storage::ItemCounts> all_items,
+    const std::map<std::pair<int32_t, int64_t>, std::vector<storage::ItemCounts>>& panes,
+    const stream::WindowOptions& windows) {
+  auto snap = std::make_shared<Snapshot>();
+  snap->status = std::move(status);
+  snap->watermark_ms = snap->status.min_partition_max_event_ms > 0
+                           ? snap->status.min_partition_max_event_ms - windows.allowed_lateness_ms
+                           : 0;
+  for (const stream::WindowSpec& w : stream::ServedWindows()) {
+    if (!w.duration_ms) {
+      snap->windows.emplace(w.name, BuildWindowView(std::string(w.name), std::move(all_items)));
+      continue;
+    }
+    stream::PaneRange range =
+        stream::WindowPanes(snap->watermark_ms, *w.duration_ms, windows.pane_ms);
+    WindowView view = BuildWindowView(std::string(w.name), SumPanes(panes, range));
+    view.panes = range;
+    snap->windows.emplace(w.name, std::move(view));
   }
   snap->built_at = std::chrono::system_clock::now();
   return snap;
@@ -60,6 +101,32 @@ SnapshotCache::SnapshotCache(SnapshotCacheOptions options) : options_(std::move(
 
 SnapshotCache::~SnapshotCache() { Stop(); }
 
+Status SnapshotCache::RefreshPanes(storage::SnapshotReader& reader) {
+  auto parts = reader.Partitions(storage::kItemSalesTopic);
+  if (!parts.ok()) return parts.status();
+  std::map<std::pair<int32_t, int64_t>, CachedPane> next;
+  for (int32_t p : *parts) {
+    auto versions = reader.ReadPaneVersions(p);
+    if (!versions.ok()) return versions.status();
+    std::vector<int64_t> changed;
+    for (const auto& [start, version] : *versions) {
+      auto it = panes_.find({p, start});
+      if (it != panes_.end() && it->second.version == version) {
+        next[{p, start}] = std::move(it->second);
+      } else {
+        changed.push_back(start);
+        next[{p, start}].version = version;
+      }
+    }
+    if (changed.empty()) continue;
+    auto loaded = reader.ReadPanes(p, changed);
+    if (!loaded.ok()) return loaded.status();
+    for (auto& [start, items] : *loaded) next[{p, start}].items = std::move(items);
+  }
+  panes_ = std::move(next);
+  return Status::Ok();
+}
+
 Status SnapshotCache::Refresh() {
   if (!redis_) {
     auto conn = storage::RedisConnection::Connect(options_.redis);
@@ -68,16 +135,17 @@ Status SnapshotCache::Refresh() {
   }
   storage::SnapshotReader reader(redis_.get());
   auto status = reader.ReadStatus();
-  if (!status.ok()) {
+  auto items =
+      status.ok() ? reader.ReadItems() : Result<std::vector<storage::ItemCounts>>(status.status());
+  Status panes = items.ok() ? RefreshPanes(reader) : items.status();
+  if (!panes.ok()) {
     redis_.reset();  // reconnect next time
-    return status.status();
+    panes_.clear();  // a version read from a restarted Redis could repeat: reload everything
+    return panes;
   }
-  auto items = reader.ReadItems();
-  if (!items.ok()) {
-    redis_.reset();
-    return items.status();
-  }
-  auto snap = BuildSnapshot(std::move(*status), std::move(*items), options_.allowed_lateness_ms);
+  std::map<std::pair<int32_t, int64_t>, std::vector<storage::ItemCounts>> pane_items;
+  for (const auto& [key, pane] : panes_) pane_items.emplace(key, pane.items);
+  auto snap = BuildSnapshot(std::move(*status), std::move(*items), pane_items, options_.windows);
   std::lock_guard lock(mu_);
   current_ = std::move(snap);
   return Status::Ok();
@@ -89,6 +157,7 @@ void SnapshotCache::Start() {
     while (!stopping_) {
       lock.unlock();
       Status s = Refresh();
+      if (s.ok() && options_.on_refresh) options_.on_refresh(*Get());
       lock.lock();
       last_error_ = s.ok() ? "" : s.ToString();
       wake_.wait_for(lock, options_.refresh_interval, [this] { return stopping_; });

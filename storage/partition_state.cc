@@ -16,14 +16,14 @@ return {gen, redis.call('HGETALL', KEYS[1])}
 
 // Shared fence: the caller's generation must be current and the stored offset what it expects.
 // ARGV[1] = generation, ARGV[2] = expected stored offset ('' = none yet).
-#define SEGSTREAM_FENCE_LUA                                                        \
-  "local gen = redis.call('HGET', KEYS[1], 'gen')\n"                               \
-  "if gen ~= ARGV[1] then\n"                                                        \
+#define SEGSTREAM_FENCE_LUA                                                              \
+  "local gen = redis.call('HGET', KEYS[1], 'gen')\n"                                     \
+  "if gen ~= ARGV[1] then\n"                                                             \
   "  return redis.error_reply('FENCED generation ' .. tostring(gen) .. ' is current')\n" \
-  "end\n"                                                                           \
-  "local cur = redis.call('HGET', KEYS[1], 'offset') or ''\n"                       \
-  "if cur ~= ARGV[2] then\n"                                                        \
-  "  return redis.error_reply('FENCED stored offset ' .. cur .. ' moved')\n"        \
+  "end\n"                                                                                \
+  "local cur = redis.call('HGET', KEYS[1], 'offset') or ''\n"                            \
+  "if cur ~= ARGV[2] then\n"                                                             \
+  "  return redis.error_reply('FENCED stored offset ' .. cur .. ' moved')\n"             \
   "end\n"
 
 // Stage 1. KEYS: meta, dlq_reasons. ARGV: gen, expected, next_offset, events, dlq, item_sales,
@@ -43,14 +43,21 @@ return 'OK'
 )lua";
 
 // Stage 2. KEYS: meta, orders, units, returned, revenue, desc. ARGV: gen, expected, next_offset,
-// high_watermark, applied, duplicates, n_hwm, (source, offset, seq)*, n_items,
-// (sku, orders, units, returned, revenue, description)*. Zero deltas are skipped.
+// high_watermark, applied, duplicates, max_event_ms, late, retention_cutoff ('' = none), n_hwm,
+// (source, offset, seq)*, n_items, (sku, orders, units, returned, revenue, description)*, n_panes,
+// (pane_start, n, (sku, orders, units, returned, revenue)*)*. Zero deltas are skipped.
+// Pane keys are built here from the partition's prefix: they share its hash tag, so the script
+// still touches a single Cluster slot.
 constexpr std::string_view kCommitItemSalesScript = SEGSTREAM_FENCE_LUA R"lua(
+local prefix = string.sub(KEYS[1], 1, #KEYS[1] - 4)
 redis.call('HSET', KEYS[1], 'offset', ARGV[3], 'high_watermark', ARGV[4])
 redis.call('HINCRBY', KEYS[1], 'applied', ARGV[5])
 redis.call('HINCRBY', KEYS[1], 'duplicates', ARGV[6])
-local i = 8
-for _ = 1, tonumber(ARGV[7]) do
+redis.call('HINCRBY', KEYS[1], 'late', ARGV[8])
+local max_ms = tonumber(redis.call('HGET', KEYS[1], 'max_event_ms') or '0')
+if tonumber(ARGV[7]) > max_ms then redis.call('HSET', KEYS[1], 'max_event_ms', ARGV[7]) end
+local i = 11
+for _ = 1, tonumber(ARGV[10]) do
   redis.call('HSET', KEYS[1], 'hwm:' .. ARGV[i], ARGV[i + 1] .. ':' .. ARGV[i + 2])
   i = i + 3
 end
@@ -63,6 +70,32 @@ for _ = 1, n do
   end
   if ARGV[i + 5] ~= '' then redis.call('HSETNX', KEYS[6], sku, ARGV[i + 5]) end
   i = i + 6
+end
+local fields = {'orders', 'units', 'returned', 'revenue'}
+local panes = tonumber(ARGV[i])
+i = i + 1
+for _ = 1, panes do
+  local start = ARGV[i]
+  local base = prefix .. 'pane:' .. start .. ':'
+  local m = tonumber(ARGV[i + 1])
+  i = i + 2
+  for _ = 1, m do
+    for f = 1, 4 do
+      if ARGV[i + f] ~= '0' then redis.call('HINCRBY', base .. fields[f], ARGV[i], ARGV[i + f]) end
+    end
+    i = i + 5
+  end
+  redis.call('HINCRBY', prefix .. 'panes', start, 1)
+  redis.call('ZADD', prefix .. 'pane_index', start, start)
+end
+if ARGV[9] ~= '' then
+  local old = redis.call('ZRANGEBYSCORE', prefix .. 'pane_index', '-inf', '(' .. ARGV[9])
+  for _, start in ipairs(old) do
+    local base = prefix .. 'pane:' .. start .. ':'
+    redis.call('DEL', base .. 'orders', base .. 'units', base .. 'returned', base .. 'revenue')
+    redis.call('HDEL', prefix .. 'panes', start)
+    redis.call('ZREM', prefix .. 'pane_index', start)
+  end
 end
 return 'OK'
 )lua";
@@ -100,8 +133,7 @@ Result<RedisValue> PartitionStateStore::RunScript(int which, const std::vector<s
 }
 
 Result<PartitionClaim> PartitionStateStore::Claim(std::string_view topic, int32_t partition) {
-  if (auto added = redis_->Command(
-          {"SADD", PartitionsSetKey(topic), std::to_string(partition)});
+  if (auto added = redis_->Command({"SADD", PartitionsSetKey(topic), std::to_string(partition)});
       !added.ok()) {
     return added.status();
   }
@@ -115,10 +147,10 @@ Result<PartitionClaim> PartitionStateStore::Claim(std::string_view topic, int32_
   for (size_t i = 0; i + 1 < fields.size(); i += 2) {
     const std::string& name = fields[i].str;
     const std::string& value = fields[i + 1].str;
-    if (name == "offset") {
+    if (name == "offset" || name == "max_event_ms") {
       auto v = fields[i + 1].AsInt();
       if (!v.ok()) return v.status();
-      claim.next_offset = *v;
+      (name == "offset" ? claim.next_offset : claim.max_event_ms) = *v;
     } else if (name.rfind("hwm:", 0) == 0) {
       auto colon = value.find(':');
       if (colon == std::string::npos) return Status::Corruption("bad high-water mark " + value);
@@ -135,7 +167,8 @@ Status PartitionStateStore::CheckCommitReply(const Result<RedisValue>& reply,
                                              std::string_view what) {
   if (!reply.ok()) return reply.status();
   if (reply->is_error()) {
-    if (reply->str.rfind("FENCED", 0) == 0) return Status::Fenced(std::string(what) + ": " + reply->str);
+    if (reply->str.rfind("FENCED", 0) == 0)
+      return Status::Fenced(std::string(what) + ": " + reply->str);
     return Status::Internal(std::string(what) + ": " + reply->str);
   }
   return Status::Ok();
@@ -144,9 +177,12 @@ Status PartitionStateStore::CheckCommitReply(const Result<RedisValue>& reply,
 Status PartitionStateStore::CommitCheckouts(int32_t partition, const CheckoutsCommit& c) {
   std::vector<std::string> keys = {PartitionKey(kCheckoutsTopic, partition, "meta"),
                                    PartitionKey(kCheckoutsTopic, partition, "dlq_reasons")};
-  std::vector<std::string> args = {std::to_string(c.generation), OffsetArg(c.expected_offset),
-                                   std::to_string(c.next_offset), std::to_string(c.events),
-                                   std::to_string(c.dlq),        std::to_string(c.item_sales),
+  std::vector<std::string> args = {std::to_string(c.generation),
+                                   OffsetArg(c.expected_offset),
+                                   std::to_string(c.next_offset),
+                                   std::to_string(c.events),
+                                   std::to_string(c.dlq),
+                                   std::to_string(c.item_sales),
                                    std::to_string(c.max_event_ms),
                                    std::to_string(c.high_watermark),
                                    std::to_string(c.dlq_reasons.size())};
@@ -162,24 +198,41 @@ Status PartitionStateStore::CommitItemSales(int32_t partition, const ItemSalesCo
   for (const char* suffix : {"meta", "orders", "units", "returned", "revenue", "desc"}) {
     keys.push_back(PartitionKey(kItemSalesTopic, partition, suffix));
   }
-  std::vector<std::string> args = {std::to_string(c.generation), OffsetArg(c.expected_offset),
-                                   std::to_string(c.next_offset), std::to_string(c.high_watermark),
-                                   std::to_string(c.applied),     std::to_string(c.duplicates),
-                                   std::to_string(c.source_hwm.size())};
+  std::vector<std::string> args = {
+      std::to_string(c.generation),
+      OffsetArg(c.expected_offset),
+      std::to_string(c.next_offset),
+      std::to_string(c.high_watermark),
+      std::to_string(c.applied),
+      std::to_string(c.duplicates),
+      std::to_string(c.max_event_ms),
+      std::to_string(c.late_events),
+      c.retention_cutoff == INT64_MIN ? "" : std::to_string(c.retention_cutoff),
+      std::to_string(c.source_hwm.size())};
   for (const auto& [source, hwm] : c.source_hwm) {
     args.push_back(std::to_string(source));
     args.push_back(std::to_string(hwm.offset));
     args.push_back(std::to_string(hwm.seq));
   }
-  args.push_back(std::to_string(c.items.size()));
-  args.reserve(args.size() + 6 * c.items.size());
-  for (const auto& [sku, d] : c.items) {
+  // sku, orders, units, returned, revenue: the layout the script reads for `all` and for panes.
+  auto push_counters = [&args](const std::string& sku, const ItemDelta& d) {
     args.push_back(sku);
     args.push_back(std::to_string(d.orders));
     args.push_back(std::to_string(d.units));
     args.push_back(std::to_string(d.returned_units));
     args.push_back(std::to_string(d.revenue_micros));
+  };
+  args.push_back(std::to_string(c.items.size()));
+  args.reserve(args.size() + 6 * c.items.size());
+  for (const auto& [sku, d] : c.items) {
+    push_counters(sku, d);
     args.push_back(d.description);
+  }
+  args.push_back(std::to_string(c.panes.size()));
+  for (const auto& [start, items] : c.panes) {
+    args.push_back(std::to_string(start));
+    args.push_back(std::to_string(items.size()));
+    for (const auto& [sku, d] : items) push_counters(sku, d);
   }
   return CheckCommitReply(RunScript(kCommitItemSales, keys, args), "commit item-sales");
 }

@@ -3,6 +3,7 @@
 // that lost its partition (a zombie) gets kFenced and must drop its batch.
 #pragma once
 
+#include <climits>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -22,8 +23,9 @@ struct HighWaterMark {
 // What a worker learns when it takes a partition.
 struct PartitionClaim {
   int64_t generation = 0;
-  int64_t next_offset = -1;                    // -1: nothing committed yet, start at the earliest
+  int64_t next_offset = -1;                     // -1: nothing committed yet, start at the earliest
   std::map<int32_t, HighWaterMark> source_hwm;  // item-sales partitions only
+  int64_t max_event_ms = 0;                     // newest event time committed on the partition
 };
 
 // Stage 1 (checkouts) batch: counters and the new offset.
@@ -50,10 +52,16 @@ struct ItemSalesCommit {
   int64_t expected_offset = -1;
   int64_t next_offset = 0;
   int64_t high_watermark = -1;
-  int64_t applied = 0;     // records applied
-  int64_t duplicates = 0;  // records dropped by the high-water mark
+  int64_t applied = 0;                          // records applied
+  int64_t duplicates = 0;                       // records dropped by the high-water mark
   std::map<int32_t, HighWaterMark> source_hwm;  // only the sources that moved
-  std::map<std::string, ItemDelta> items;
+  std::map<std::string, ItemDelta> items;       // window `all`
+  // Event-time panes (stream/windows.h): pane start -> sku -> delta (description unused).
+  std::map<int64_t, std::map<std::string, ItemDelta>> panes;
+  int64_t max_event_ms = 0;  // newest event time in the batch
+  int64_t late_events = 0;   // events older than the retention cutoff (counted in `all` only)
+  // Panes starting before this are deleted (retention); INT64_MIN keeps everything.
+  int64_t retention_cutoff = INT64_MIN;
 };
 
 class PartitionStateStore {

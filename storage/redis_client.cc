@@ -100,8 +100,8 @@ Status RedisConnection::Append(const std::vector<std::string>& argv) {
     ptrs.push_back(a.data());
     lens.push_back(a.size());
   }
-  if (redisAppendCommandArgv(ctx_.get(), static_cast<int>(argv.size()), ptrs.data(),
-                             lens.data()) != REDIS_OK) {
+  if (redisAppendCommandArgv(ctx_.get(), static_cast<int>(argv.size()), ptrs.data(), lens.data()) !=
+      REDIS_OK) {
     return Status::Unavailable("redis " + address() + ": " + ctx_->errstr);
   }
   return Status::Ok();
@@ -143,8 +143,8 @@ Result<RedisOptions> ParseRedisAddress(std::string_view address) {
   auto colon = address.rfind(':');
   RedisOptions o;
   if (colon == std::string_view::npos || colon == 0) {
-    return Status::InvalidArgument("redis address must be HOST:PORT, got '" +
-                                   std::string(address) + "'");
+    return Status::InvalidArgument("redis address must be HOST:PORT, got '" + std::string(address) +
+                                   "'");
   }
   o.host = std::string(address.substr(0, colon));
   auto port_text = address.substr(colon + 1);

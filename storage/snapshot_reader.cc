@@ -12,7 +12,8 @@ namespace {
 // HGETALL reply → field map; integers parsed where asked.
 std::unordered_map<std::string, std::string> ToMap(const RedisValue& v) {
   std::unordered_map<std::string, std::string> m;
-  for (size_t i = 0; i + 1 < v.elements.size(); i += 2) m[v.elements[i].str] = v.elements[i + 1].str;
+  for (size_t i = 0; i + 1 < v.elements.size(); i += 2)
+    m[v.elements[i].str] = v.elements[i + 1].str;
   return m;
 }
 
@@ -74,6 +75,7 @@ Result<PipelineStatus> SnapshotReader::ReadStatus() {
     if (topic == kItemSalesTopic) {
       status.item_sales_applied += IntField(m, "applied");
       status.item_sales_duplicates += IntField(m, "duplicates");
+      status.late_events += IntField(m, "late");
     }
     if (topic == kCheckoutsTopic) {
       status.events_processed += IntField(m, "events");
@@ -82,9 +84,8 @@ Result<PipelineStatus> SnapshotReader::ReadStatus() {
       int64_t max_ms = IntField(m, "max_event_ms");
       status.max_event_ms = std::max(status.max_event_ms, max_ms);
       if (max_ms > 0) {
-        status.min_partition_max_event_ms = any_partition_events
-                                                ? std::min(status.min_partition_max_event_ms, max_ms)
-                                                : max_ms;
+        status.min_partition_max_event_ms =
+            any_partition_events ? std::min(status.min_partition_max_event_ms, max_ms) : max_ms;
         any_partition_events = true;
       }
     }
@@ -99,13 +100,46 @@ Result<PipelineStatus> SnapshotReader::ReadStatus() {
   return status;
 }
 
+namespace {
+
+// Folds HGETALL replies of (orders, units, returned, revenue[, desc]) hashes into items.
+Status FoldCounters(const std::vector<RedisValue>& replies, size_t first, size_t fields,
+                    int32_t partition, std::vector<ItemCounts>* items,
+                    std::unordered_map<std::string, size_t>* index) {
+  for (size_t f = 0; f < fields; ++f) {
+    const auto& elems = replies[first + f].elements;
+    for (size_t i = 0; i + 1 < elems.size(); i += 2) {
+      const std::string& sku = elems[i].str;
+      auto [it, inserted] = index->try_emplace(sku, items->size());
+      if (inserted) {
+        items->emplace_back();
+        items->back().sku = sku;
+        items->back().partition = partition;
+      }
+      ItemCounts& item = (*items)[it->second];
+      if (f == 4) {
+        item.description = elems[i + 1].str;
+        continue;
+      }
+      auto v = elems[i + 1].AsInt();
+      if (!v.ok()) return v.status();
+      int64_t* target[] = {&item.orders, &item.units, &item.returned_units, &item.revenue_micros};
+      *target[f] += *v;
+    }
+  }
+  return Status::Ok();
+}
+
+constexpr const char* kCounterSuffixes[] = {"orders", "units", "returned", "revenue", "desc"};
+
+}  // namespace
+
 Result<std::vector<ItemCounts>> SnapshotReader::ReadItems() {
   auto parts = Partitions(kItemSalesTopic);
   if (!parts.ok()) return parts.status();
-  static constexpr const char* kSuffixes[] = {"orders", "units", "returned", "revenue", "desc"};
   std::vector<std::vector<std::string>> commands;
   for (int32_t p : *parts) {
-    for (const char* suffix : kSuffixes) {
+    for (const char* suffix : kCounterSuffixes) {
       commands.push_back({"HGETALL", PartitionKey(kItemSalesTopic, p, suffix)});
     }
   }
@@ -113,28 +147,47 @@ Result<std::vector<ItemCounts>> SnapshotReader::ReadItems() {
   if (!replies.ok()) return replies.status();
   std::vector<ItemCounts> items;
   std::unordered_map<std::string, size_t> index;
-  for (size_t r = 0; r < replies->size(); ++r) {
-    const int field = static_cast<int>(r % 5);
-    const auto& elems = (*replies)[r].elements;
-    for (size_t i = 0; i + 1 < elems.size(); i += 2) {
-      const std::string& sku = elems[i].str;
-      auto [it, inserted] = index.try_emplace(sku, items.size());
-      if (inserted) {
-        items.emplace_back();
-        items.back().sku = sku;
-      }
-      ItemCounts& item = items[it->second];
-      if (field == 4) {
-        item.description = elems[i + 1].str;
-        continue;
-      }
-      auto v = elems[i + 1].AsInt();
-      if (!v.ok()) return v.status();
-      int64_t* target[] = {&item.orders, &item.units, &item.returned_units, &item.revenue_micros};
-      *target[field] += *v;
+  for (size_t r = 0; r < replies->size(); r += 5) {
+    if (Status s = FoldCounters(*replies, r, 5, (*parts)[r / 5], &items, &index); !s.ok()) {
+      return s;
     }
   }
   return items;
+}
+
+Result<std::map<int64_t, int64_t>> SnapshotReader::ReadPaneVersions(int32_t partition) {
+  auto reply = redis_->Command({"HGETALL", PartitionKey(kItemSalesTopic, partition, "panes")});
+  if (!reply.ok()) return reply.status();
+  std::map<int64_t, int64_t> versions;
+  const auto& elems = reply->elements;
+  for (size_t i = 0; i + 1 < elems.size(); i += 2) {
+    auto start = elems[i].AsInt();
+    auto version = elems[i + 1].AsInt();
+    if (!start.ok() || !version.ok()) return Status::Corruption("bad pane index entry");
+    versions[*start] = *version;
+  }
+  return versions;
+}
+
+Result<std::map<int64_t, std::vector<ItemCounts>>> SnapshotReader::ReadPanes(
+    int32_t partition, const std::vector<int64_t>& starts) {
+  std::vector<std::vector<std::string>> commands;
+  for (int64_t start : starts) {
+    const std::string base = "pane:" + std::to_string(start) + ":";
+    for (int f = 0; f < 4; ++f) {
+      commands.push_back(
+          {"HGETALL", PartitionKey(kItemSalesTopic, partition, base + kCounterSuffixes[f])});
+    }
+  }
+  auto replies = redis_->Pipeline(commands);
+  if (!replies.ok()) return replies.status();
+  std::map<int64_t, std::vector<ItemCounts>> panes;
+  for (size_t k = 0; k < starts.size(); ++k) {
+    std::vector<ItemCounts>& items = panes[starts[k]];
+    std::unordered_map<std::string, size_t> index;
+    if (Status s = FoldCounters(*replies, 4 * k, 4, partition, &items, &index); !s.ok()) return s;
+  }
+  return panes;
 }
 
 }  // namespace segstream::storage

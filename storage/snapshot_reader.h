@@ -18,6 +18,7 @@ struct ItemCounts {
   int64_t units = 0;
   int64_t returned_units = 0;
   int64_t revenue_micros = 0;
+  int32_t partition = -1;  // item-sales partition holding the sku (each sku lives in one)
 };
 
 struct PartitionProgress {
@@ -31,10 +32,11 @@ struct PartitionProgress {
 struct PipelineStatus {
   int64_t events_processed = 0;  // valid checkouts, DLQ excluded
   int64_t dlq_events = 0;
-  int64_t item_sales_produced = 0;  // unique item-sales records (stage 1, exactly once)
-  int64_t item_sales_applied = 0;   // of those, applied by stage 2 (duplicates excluded)
-  int64_t item_sales_duplicates = 0;  // replayed records stage 2 dropped
-  int64_t max_event_ms = 0;  // max over partitions
+  int64_t item_sales_produced = 0;         // unique item-sales records (stage 1, exactly once)
+  int64_t item_sales_applied = 0;          // of those, applied by stage 2 (duplicates excluded)
+  int64_t item_sales_duplicates = 0;       // replayed records stage 2 dropped
+  int64_t late_events = 0;                 // older than pane retention: counted in `all` only
+  int64_t max_event_ms = 0;                // max over partitions
   int64_t min_partition_max_event_ms = 0;  // min over partitions with events (watermark input)
   std::map<std::string, int64_t> dlq_reasons;
   std::map<std::string, PartitionProgress> partitions;  // "checkouts:0", "item-sales:3", ...
@@ -49,11 +51,19 @@ class SnapshotReader {
   explicit SnapshotReader(RedisConnection* redis) : redis_(redis) {}
 
   Result<PipelineStatus> ReadStatus();
-  // Every item with any counter, unordered.
+  // Every item with any counter, unordered (window `all`).
   Result<std::vector<ItemCounts>> ReadItems();
 
- private:
+  // Partitions of `topic` that a worker has claimed.
   Result<std::vector<int32_t>> Partitions(std::string_view topic);
+  // Event-time panes of one item-sales partition: pane start -> version (bumped by each commit
+  // that touches the pane), so a reader reloads only the panes that changed.
+  Result<std::map<int64_t, int64_t>> ReadPaneVersions(int32_t partition);
+  // The per-sku counters of the given panes of one partition (descriptions left empty).
+  Result<std::map<int64_t, std::vector<ItemCounts>>> ReadPanes(int32_t partition,
+                                                               const std::vector<int64_t>& starts);
+
+ private:
   RedisConnection* redis_;
 };
 

@@ -17,19 +17,12 @@ namespace segstream::stream {
 
 namespace {
 
+using detail::Dist2;
+
 constexpr double kInf = std::numeric_limits<double>::infinity();
 // Forward-decay weights are rebased once they pass 2^64; sums of 2^64-scaled weights stay far
 // from overflow for any realistic stream.
 constexpr double kRebaseExponent = 64;
-
-double Dist2(const double* a, const double* b, int dim) {
-  double s = 0;
-  for (int j = 0; j < dim; ++j) {
-    const double t = a[j] - b[j];
-    s += t * t;
-  }
-  return s;
-}
 
 Status NonFinite(std::span<const double> v, int dim) {
   for (size_t i = 0; i < v.size(); ++i) {

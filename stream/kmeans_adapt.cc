@@ -5,10 +5,13 @@
 #include <limits>
 
 #include "stream/kmeans.h"
+#include "stream/kmeans_init.h"
 
 namespace segstream::stream {
 
 namespace {
+
+using detail::Dist2;
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 // Statistics left after subtracting a part this small (relative) are rounding residue.
@@ -20,15 +23,6 @@ double ChiSquaredQuantile(int d, double z) {
   const double v = 2.0 / (9.0 * d);
   const double t = 1 - v + z * std::sqrt(v);
   return t > 0 ? d * t * t * t : 0.0;
-}
-
-double Dist2(const double* a, const double* b, int dim) {
-  double s = 0;
-  for (int j = 0; j < dim; ++j) {
-    const double t = a[j] - b[j];
-    s += t * t;
-  }
-  return s;
 }
 
 }  // namespace

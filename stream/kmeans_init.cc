@@ -9,15 +9,6 @@ namespace segstream::stream::detail {
 
 namespace {
 
-double Dist2(const double* a, const double* b, int dim) {
-  double s = 0;
-  for (int j = 0; j < dim; ++j) {
-    const double t = a[j] - b[j];
-    s += t * t;
-  }
-  return s;
-}
-
 double Uniform01(std::mt19937_64& rng) { return double(rng() >> 11) * 0x1.0p-53; }
 
 // Greedy k-means++: returns the chosen centres (fewer than k if every point already coincides

@@ -7,6 +7,17 @@
 
 namespace segstream::stream::detail {
 
+// Squared Euclidean distance of two `dim`-vectors (the scalar reference; hot loops live in
+// kmeans_kernel.h).
+inline double Dist2(const double* a, const double* b, int dim) {
+  double s = 0;
+  for (int j = 0; j < dim; ++j) {
+    const double t = a[j] - b[j];
+    s += t * t;
+  }
+  return s;
+}
+
 struct InitResult {
   int centers_found = 0;        // < k when the sample has fewer than k distinct points
   std::vector<double> centers;  // centers_found × dim, row-major

@@ -35,13 +35,15 @@ constexpr int kStackDims = 64;
 
 // Compiled for AVX-512, AVX2 and baseline x86-64, chosen at load time (GCC function
 // multiversioning). FMA contraction is off so that every clone rounds the same way: machines with
-// different vector units assign the same points to the same centroids.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+// different vector units assign the same points to the same centroids. Not under ThreadSanitizer:
+// the clones' ifunc resolvers run during relocation, before TSan's runtime exists, and its
+// instrumentation of them crashes the process at load.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__)
 #define SEGSTREAM_KMEANS_CLONES                                                \
   __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"), \
                  optimize("fp-contract=off")))
 #else
-#define SEGSTREAM_KMEANS_CLONES
+#define SEGSTREAM_KMEANS_CLONES __attribute__((optimize("fp-contract=off")))
 #endif
 
 // Points run across the vector lanes (transposed on the fly) and centroids in the scalar loop, so

@@ -12,7 +12,7 @@ import subprocess
 import time
 import urllib.parse
 
-from harness import Api, read_line_matching, wait_for
+from harness import Api, item_mismatches, read_line_matching, wait_for
 
 
 class Pipeline:
@@ -117,15 +117,7 @@ class Pipeline:
         assert st["dlq_events"] == summary["dlq"], (st, summary)
         assert st["dlq_by_reason"] == dict(summary["dlq_reasons"]), st
         assert st["items"] == len(truth), (st["items"], len(truth))
-        mismatches = []
-        for sku, want in truth.items():
-            code, got = self.get("/v1/items/" + urllib.parse.quote(sku, safe=""))
-            if code != 200:
-                mismatches.append((sku, code, got))
-                continue
-            for field, value in want.items():
-                if got[field] != value:
-                    mismatches.append((sku, field, got[field], value))
+        mismatches = item_mismatches(self.get, truth)
         assert not mismatches, f"{len(mismatches)} of {len(truth)} items wrong, e.g. {mismatches[:5]}"
         # The DLQ topic may repeat a record after a crash (DESIGN §2): dedup by source position.
         dlq = self.read_topic("checkouts.dlq")

@@ -81,6 +81,22 @@ def dead_letter_reason(invoice, event_ms, lines):
     return None
 
 
+def _count_lines(items, lines):
+    """Adds one valid checkout's lines to per-item counts (DESIGN §3); True if it sold anything."""
+    sold = set()
+    for sku, _, quantity, price in lines:
+        item = items[sku]
+        if quantity > 0:
+            item["units"] += quantity
+            item["revenue_micros"] += quantity * price
+            sold.add(sku)
+        else:
+            item["returned_units"] += -quantity
+    for sku in sold:
+        items[sku]["orders"] += 1
+    return bool(sold)
+
+
 def item_truth(path, limit=None):
     """Returns (items, summary): items[sku] = dict(orders, units, returned_units, revenue_micros).
     With `limit`, only the first `limit` checkouts count (as `segstream replay --limit`)."""
@@ -98,18 +114,7 @@ def item_truth(path, limit=None):
             summary["dlq_reasons"][reason] += 1
             continue
         summary["processed"] += 1
-        sold = set()
-        for sku, _, quantity, price in lines:
-            item = items[sku]
-            if quantity > 0:
-                item["units"] += quantity
-                item["revenue_micros"] += quantity * price
-                sold.add(sku)
-            else:
-                item["returned_units"] += -quantity
-        for sku in sold:
-            items[sku]["orders"] += 1
-        if sold:
+        if _count_lines(items, lines):
             summary["with_sale"] += 1
     return dict(items), summary
 
@@ -121,3 +126,42 @@ if __name__ == "__main__":
           len(truth), summary["with_sale"])
     top = sorted(truth.items(), key=lambda kv: (-kv[1]["orders"], kv[0]))[:5]
     print([(sku, v["orders"]) for sku, v in top])
+
+
+HOUR_MS = 3_600_000
+
+
+def window_truth(path, watermark_ms, duration_ms, pane_ms=HOUR_MS):
+    """Item counts of window `last duration` at `watermark_ms` (DESIGN §3): the duration/pane most
+    recent event-time panes up to and including the pane holding the watermark."""
+    last = (watermark_ms // pane_ms) * pane_ms
+    first = last - ((duration_ms + pane_ms - 1) // pane_ms - 1) * pane_ms
+    items = defaultdict(lambda: {"orders": 0, "units": 0, "returned_units": 0,
+                                 "revenue_micros": 0})
+    for invoice, _customer, event_ms, lines in checkouts(path):
+        pane = (event_ms // pane_ms) * pane_ms
+        if not first <= pane <= last or dead_letter_reason(invoice, event_ms, lines):
+            continue
+        _count_lines(items, lines)
+    return dict(items)
+
+
+def mid_rank_percentiles(items):
+    """Exact percentile of each item with orders >= 1 (DESIGN §3, RedisBloom TDIGEST.CDF)."""
+    values = sorted(v["orders"] for v in items.values() if v["orders"] >= 1)
+    import bisect
+    out = {}
+    for sku, v in items.items():
+        if v["orders"] >= 1:
+            below = bisect.bisect_left(values, v["orders"])
+            equal = bisect.bisect_right(values, v["orders"]) - below
+            out[sku] = 100.0 * (below + 0.5 * equal) / len(values)
+    return out
+
+
+def exact_quantile(items, q):
+    """Smallest orders value v with #{orders <= v} >= q * n over items with orders >= 1."""
+    import math
+    values = sorted(v["orders"] for v in items.values() if v["orders"] >= 1)
+    rank = max(1, math.ceil(q * len(values)))
+    return values[rank - 1]

@@ -101,8 +101,31 @@ class Api:
         body = r.read()
         return r.status, json.loads(body) if body else None
 
+    def get_text(self, path):
+        """A non-JSON GET: {status, content_type, body}."""
+        self.conn.request("GET", path)
+        r = self.conn.getresponse()
+        return {"status": r.status, "content_type": r.getheader("Content-Type", ""),
+                "body": r.read().decode("utf-8")}
+
 
 def stop(p, timeout=60):
     """SIGTERM, then wait; returns the exit code."""
     p.send_signal(signal.SIGTERM)
     return p.wait(timeout=timeout)
+
+
+def item_mismatches(get, truth):
+    """Asks `/v1/items/{sku}` for every item of `truth` (sku -> expected fields) through
+    `get(path) -> (status, json)`; returns what differs, empty when every count is exact."""
+    import urllib.parse
+    mismatches = []
+    for sku, want in truth.items():
+        code, got = get("/v1/items/" + urllib.parse.quote(sku, safe=""))
+        if code != 200:
+            mismatches.append((sku, code, got))
+            continue
+        for field, value in want.items():
+            if got[field] != value:
+                mismatches.append((sku, field, got[field], value))
+    return mismatches
