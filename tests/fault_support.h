@@ -1,8 +1,8 @@
 // Fixtures of the C++ fault tests (label `fault`, DESIGN §7): an in-process MockBroker (so a test
 // can inject broker faults through the librdkafka mock API) and a RedisChild with `appendfsync
 // always`, real `segstream worker` child processes, an input producer written straight against
-// librdkafka, and a synthetic checkout stream whose expected counts are computed here, from the
-// generated lines, sharing no code with segstream's validation, split or stages.
+// librdkafka, and the exact checks every test ends with. The input and its expected counts are in
+// fault_input.h.
 #pragma once
 
 #include <sys/types.h>
