@@ -3,6 +3,7 @@
 #include "app/cli.h"
 #include "app/commands.h"
 #include "app/signals.h"
+#include "ingest/failpoints.h"
 #include "ingest/worker.h"
 
 namespace segstream::app {
@@ -47,6 +48,7 @@ void RegisterWorkerCommand(CLI::App& root) {
     options.redis = *redis;
     options.max_item_sales_backlog = flags->max_item_sales_backlog;
     StopOnSignals signals;
+    ingest::failpoints::InstallFromEnvironment();
     spdlog::info("worker: brokers {} redis {} group {} threads {}", flags->brokers, flags->redis,
                  flags->group, flags->threads);
     Status s = ingest::RunWorkers(options, flags->threads, signals.flag());

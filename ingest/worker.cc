@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "ingest/failpoints.h"
 #include "storage/keys.h"
 #include "storage/snapshot_reader.h"
 
@@ -268,6 +269,7 @@ Status Worker::Cycle(const std::atomic<bool>& stop) {
     return true;
   };
 
+  failpoints::MaybeStopBeforeCommit();
   for (auto& [id, commit] : stage1) {
     commit_one(id, commit.next_offset, [&] { return state_->CommitCheckouts(id.second, commit); });
   }

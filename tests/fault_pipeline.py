@@ -45,20 +45,20 @@ class Pipeline:
             self.api = Api(self.address)
             return self.api.get(path)
 
-    def worker(self, name, extra_args=()):
+    def worker(self, name, extra_args=(), env=None):
         # spdlog writes to stdout, librdkafka to stderr: keep both.
         out = open(os.path.join(self.procs.tmp, name + ".out"), "wb")
         p = self.procs.start([self.seg, "worker", "--brokers", self.bootstrap, "--redis",
                               self.redis, "--session-timeout-ms", str(self.session_ms)] +
                              self.worker_args + list(extra_args), name,
-                             stdout=out)
+                             stdout=out, env=env)
         p.out_path = out.name
         self.workers[name] = p
         return p
 
-    def replay(self, csv, limit=None):
+    def replay(self, csv, limit=None, speed="max"):
         args = [self.seg, "replay", "--csv", csv, "--brokers", self.bootstrap, "--redis",
-                self.redis]
+                self.redis, "--speed", str(speed)]
         if limit is not None:
             args += ["--limit", str(limit)]
         self.replay_proc = self.procs.start(args, "replay", stdout=subprocess.DEVNULL)

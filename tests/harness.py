@@ -35,9 +35,11 @@ class Processes:
                 p.wait(timeout=10)
         shutil.rmtree(self.tmp, ignore_errors=True)
 
-    def start(self, args, name, stdout=subprocess.PIPE):
+    def start(self, args, name, stdout=subprocess.PIPE, env=None):
+        """Starts a child with stderr to a log file; `env` adds variables to ours."""
         log = open(os.path.join(self.tmp, name + ".log"), "wb")
-        p = subprocess.Popen(args, stdout=stdout, stderr=log, stdin=subprocess.DEVNULL)
+        p = subprocess.Popen(args, stdout=stdout, stderr=log, stdin=subprocess.DEVNULL,
+                             env=None if env is None else {**os.environ, **env})
         p.log_path = log.name
         self.children.append(p)
         return p
