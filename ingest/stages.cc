@@ -20,7 +20,8 @@ std::string_view Key(const RdKafka::Message& m) {
 }  // namespace
 
 Status CheckoutStage::Process(int32_t partition, const MessageBatch& batch,
-                              storage::CheckoutsCommit* commit) {
+                              storage::CheckoutsCommit* commit, Segmenter* segmenter,
+                              SegmentBatch* segments) {
   for (const auto& message : batch) {
     const int64_t offset = message->offset();
     DlqReason reason = DecodeAndValidate(Payload(*message), &checkout_);
@@ -54,6 +55,14 @@ Status CheckoutStage::Process(int32_t partition, const MessageBatch& batch,
         }
       }
       commit->item_sales += static_cast<int64_t>(sales_.size());
+      if (segmenter != nullptr && !checkout_.customer_id().empty()) {
+        // Anonymous checkouts count for items only (DESIGN §3).
+        if (Status s = segmenter->OnCheckout(segments, checkout_.customer_id(),
+                                             SummarizeCheckout(checkout_), offset);
+            !s.ok()) {
+          return s;
+        }
+      }
     }
     commit->next_offset = offset + 1;
   }

@@ -9,6 +9,7 @@
 
 #include "ingest/item_sales.h"
 #include "ingest/kafka.h"
+#include "ingest/segmenter.h"
 #include "ingest/validate.h"
 #include "segstream.pb.h"
 #include "storage/partition_state.h"
@@ -29,7 +30,9 @@ class CheckoutStage {
   explicit CheckoutStage(Producer* producer) : producer_(producer) {}
 
   // Fills `commit` (counters, next offset); `commit.generation/expected_offset` are the caller's.
-  Status Process(int32_t partition, const MessageBatch& batch, storage::CheckoutsCommit* commit);
+  // Each valid checkout of a known customer also goes to `segmenter` (if given) into `segments`.
+  Status Process(int32_t partition, const MessageBatch& batch, storage::CheckoutsCommit* commit,
+                 Segmenter* segmenter = nullptr, SegmentBatch* segments = nullptr);
 
  private:
   Producer* producer_;

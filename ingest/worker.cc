@@ -2,7 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <random>
 #include <thread>
 
 #include "ingest/failpoints.h"
@@ -54,6 +57,12 @@ Result<std::unique_ptr<Worker>> Worker::Create(const WorkerOptions& options) {
   if (!producer.ok()) return producer.status();
   w->producer_ = std::move(*producer);
   w->checkout_stage_ = std::make_unique<CheckoutStage>(w->producer_.get());
+  // The model lease needs an id unique to this worker instance, across processes and threads.
+  std::random_device random;
+  const std::string owner = std::to_string(::getpid()) + "-" + std::to_string(random()) +
+                            std::to_string(random());
+  w->segmenter_ = std::make_unique<Segmenter>(options.segments, w->redis_.get(),
+                                              w->producer_.get(), owner);
   w->rebalancer_ = std::make_unique<Rebalancer>(w.get());
   auto consumer = CreateConsumer(options.kafka, w->rebalancer_.get());
   if (!consumer.ok()) return consumer.status();
@@ -92,6 +101,15 @@ void Worker::OnAssign(std::vector<RdKafka::TopicPartition*>& partitions,
     owned.items.max_event_ms = claim->max_event_ms;
     // Redis holds the offset of record (DESIGN §5); a new group starts at the earliest offset.
     tp->set_offset(claim->next_offset < 0 ? RdKafka::Topic::OFFSET_BEGINNING : claim->next_offset);
+    if (id.first == storage::kCheckoutsTopic) {
+      // Stage 1's customers and segment statistics, as committed with that offset.
+      Status loaded = segmenter_->LoadPartition(id.second);
+      while (!loaded.ok()) {
+        spdlog::warn("load segments of {}:{}: {}", id.first, id.second, loaded.ToString());
+        if (loaded.code() != StatusCode::kUnavailable || !ReconnectRedis(stop)) return;
+        loaded = segmenter_->LoadPartition(id.second);
+      }
+    }
     spdlog::info("assigned {}:{} generation {} from offset {}", id.first, id.second,
                  owned.generation, claim->next_offset);
     owned_[id] = std::move(owned);
@@ -103,6 +121,7 @@ void Worker::OnRevoke(std::vector<RdKafka::TopicPartition*>& partitions) {
     PartitionId id{tp->topic(), tp->partition()};
     owned_.erase(id);
     buffers_.erase(id);  // uncommitted: the next owner replays them from Redis's offset
+    if (id.first == storage::kCheckoutsTopic) segmenter_->DropPartition(id.second);
   }
 }
 
@@ -183,6 +202,13 @@ void Worker::ApplyBackpressure() {
 Status Worker::Cycle(const std::atomic<bool>& stop) {
   buffers_.clear();
   ApplyBackpressure();
+  if (Status s = segmenter_->Tick(Clock::now()); !s.ok()) {
+    // The model is re-read next interval; say so at most every 10 s.
+    if (Clock::now() - segment_warned_ > std::chrono::seconds(10)) {
+      spdlog::warn("segment model upkeep: {}", s.ToString());
+      segment_warned_ = Clock::now();
+    }
+  }
   const auto deadline = Clock::now() + options_.max_batch_wait;
   int collected = 0;
   while (collected < options_.max_batch_records && !stop.load()) {
@@ -207,20 +233,41 @@ Status Worker::Cycle(const std::atomic<bool>& stop) {
     buffers_[id].push_back(std::move(m));
     ++collected;
   }
-  if (buffers_.empty()) return Status::Ok();
   counters_.records_consumed += collected;
 
-  // Stage 1 produces everything first; one flush covers every partition of the cycle.
+  // Stage 1 produces everything first; one flush covers every partition of the cycle. A partition
+  // with no records but a re-scoring sweep in progress commits too (its offset unchanged).
   std::map<PartitionId, storage::CheckoutsCommit> stage1;
-  for (auto& [id, batch] : buffers_) {
+  std::map<PartitionId, SegmentBatch> segments;
+  for (const auto& [id, owned] : owned_) {
     if (id.first != storage::kCheckoutsTopic) continue;
-    const Owned& owned = owned_.at(id);
+    auto records = buffers_.find(id);
+    const bool has_records = records != buffers_.end() && !records->second.empty();
+    if (!has_records && (owned.stored_offset < 0 || !segmenter_->SweepPending(id.second))) {
+      continue;
+    }
     storage::CheckoutsCommit& commit = stage1[id];
     commit.generation = owned.generation;
     commit.expected_offset = owned.stored_offset;
-    if (Status s = checkout_stage_->Process(id.second, batch, &commit); !s.ok()) return s;
+    commit.next_offset = owned.stored_offset;
+    SegmentBatch* batch = nullptr;
+    if (segmenter_->Owns(id.second)) {
+      batch = &segments.emplace(id, segmenter_->Begin(id.second)).first->second;
+    }
+    if (has_records) {
+      if (Status s = checkout_stage_->Process(id.second, records->second, &commit,
+                                              segmenter_.get(), batch);
+          !s.ok()) {
+        return s;
+      }
+    }
+    if (batch != nullptr) {
+      if (Status s = segmenter_->Sweep(batch); !s.ok()) return s;
+      Segmenter::Fill(*batch, &commit);
+    }
     commit.high_watermark = HighWatermark(id);
   }
+  if (buffers_.empty() && stage1.empty()) return Status::Ok();
   if (!stage1.empty()) {
     if (Status s = producer_->Flush(options_.flush_timeout); !s.ok()) {
       // Nothing of this cycle is committed: replay it (downstream drops the duplicates).
@@ -235,6 +282,12 @@ Status Worker::Cycle(const std::atomic<bool>& stop) {
     Status s = do_commit();
     while (s.code() == StatusCode::kUnavailable) {
       if (!ReconnectRedis(&stop)) return false;
+      if (next_offset == owned_.at(id).stored_offset) {
+        // A sweep-only commit leaves the offset where it was, so the offset cannot tell whether
+        // it landed; it writes only absolute values, so committing it again is harmless.
+        s = do_commit();
+        continue;
+      }
       auto landed = CommitLanded(id, next_offset);
       if (!landed.ok() && landed.status().code() == StatusCode::kUnavailable) {
         // Not known whether the commit landed: never commit again blind. If it had, the retry
@@ -256,6 +309,7 @@ Status Worker::Cycle(const std::atomic<bool>& stop) {
       spdlog::warn("{}:{} fenced: {}", id.first, id.second, s.message());
       ++counters_.fenced_batches;
       owned_.erase(id);
+      if (id.first == storage::kCheckoutsTopic) segmenter_->DropPartition(id.second);
       return false;
     }
     if (!s.ok()) {
@@ -271,7 +325,12 @@ Status Worker::Cycle(const std::atomic<bool>& stop) {
 
   failpoints::MaybeStopBeforeCommit();
   for (auto& [id, commit] : stage1) {
-    commit_one(id, commit.next_offset, [&] { return state_->CommitCheckouts(id.second, commit); });
+    if (commit_one(id, commit.next_offset,
+                   [&] { return state_->CommitCheckouts(id.second, commit); })) {
+      if (auto batch = segments.find(id); batch != segments.end()) {
+        segmenter_->Adopt(std::move(batch->second));
+      }
+    }
   }
   for (auto& [id, batch] : buffers_) {
     if (id.first != storage::kItemSalesTopic || !owned_.count(id)) continue;

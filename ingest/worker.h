@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "ingest/kafka.h"
+#include "ingest/segmenter.h"
 #include "ingest/stages.h"
 #include "storage/partition_state.h"
 #include "storage/redis_client.h"
@@ -34,6 +35,8 @@ struct WorkerOptions {
   // applied by stage 2 (all workers), stage 1 pauses. Bounds the internal topic's backlog, which
   // the embedded broker would otherwise truncate at 5 MiB per partition (KAFKA_MOCK.md).
   int64_t max_item_sales_backlog = 100000;
+  // Customer segments (stage 1): model size, init threshold, refresh and sweep pacing.
+  SegmenterOptions segments;
 };
 
 struct WorkerCounters {
@@ -86,6 +89,8 @@ class Worker {
   std::map<PartitionId, Owned> owned_;
   std::map<PartitionId, MessageBatch> buffers_;
   std::unique_ptr<CheckoutStage> checkout_stage_;
+  std::unique_ptr<Segmenter> segmenter_;
+  std::chrono::steady_clock::time_point segment_warned_{};
   ItemStage item_stage_;
   const std::atomic<bool>* stop_ = nullptr;
   bool stage1_paused_ = false;

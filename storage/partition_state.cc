@@ -26,8 +26,9 @@ return {gen, redis.call('HGETALL', KEYS[1])}
   "  return redis.error_reply('FENCED stored offset ' .. cur .. ' moved')\n"             \
   "end\n"
 
-// Stage 1. KEYS: meta, dlq_reasons. ARGV: gen, expected, next_offset, events, dlq, item_sales,
-// max_event_ms, high_watermark, n_reasons, (reason, count)*.
+// Stage 1. KEYS: meta, dlq_reasons, customers, segstats, segmeta. ARGV: gen, expected,
+// next_offset, events, dlq, item_sales, max_event_ms, high_watermark, n_reasons, (reason, count)*,
+// n_customers, (id, state)*, segstats ('' = unchanged), n_meta, (field, value)*.
 constexpr std::string_view kCommitCheckoutsScript = SEGSTREAM_FENCE_LUA R"lua(
 redis.call('HSET', KEYS[1], 'offset', ARGV[3], 'high_watermark', ARGV[8])
 redis.call('HINCRBY', KEYS[1], 'events', ARGV[4])
@@ -38,6 +39,17 @@ if tonumber(ARGV[7]) > max_ms then redis.call('HSET', KEYS[1], 'max_event_ms', A
 local n = tonumber(ARGV[9])
 for i = 0, n - 1 do
   redis.call('HINCRBY', KEYS[2], ARGV[10 + 2 * i], ARGV[11 + 2 * i])
+end
+local i = 10 + 2 * n
+for _ = 1, tonumber(ARGV[i]) do
+  redis.call('HSET', KEYS[3], ARGV[i + 1], ARGV[i + 2])
+  i = i + 2
+end
+if ARGV[i + 1] ~= '' then redis.call('SET', KEYS[4], ARGV[i + 1]) end
+i = i + 2
+for _ = 1, tonumber(ARGV[i]) do
+  redis.call('HSET', KEYS[5], ARGV[i + 1], ARGV[i + 2])
+  i = i + 2
 end
 return 'OK'
 )lua";
@@ -176,7 +188,10 @@ Status PartitionStateStore::CheckCommitReply(const Result<RedisValue>& reply,
 
 Status PartitionStateStore::CommitCheckouts(int32_t partition, const CheckoutsCommit& c) {
   std::vector<std::string> keys = {PartitionKey(kCheckoutsTopic, partition, "meta"),
-                                   PartitionKey(kCheckoutsTopic, partition, "dlq_reasons")};
+                                   PartitionKey(kCheckoutsTopic, partition, "dlq_reasons"),
+                                   PartitionKey(kCheckoutsTopic, partition, "customers"),
+                                   PartitionKey(kCheckoutsTopic, partition, "segstats"),
+                                   PartitionKey(kCheckoutsTopic, partition, "segmeta")};
   std::vector<std::string> args = {std::to_string(c.generation),
                                    OffsetArg(c.expected_offset),
                                    std::to_string(c.next_offset),
@@ -190,7 +205,49 @@ Status PartitionStateStore::CommitCheckouts(int32_t partition, const CheckoutsCo
     args.push_back(reason);
     args.push_back(std::to_string(count));
   }
+  args.push_back(std::to_string(c.customers.size()));
+  args.reserve(args.size() + 2 * c.customers.size() + 2 + 2 * c.segment_meta.size());
+  for (const auto& [id, state] : c.customers) {
+    args.push_back(id);
+    args.push_back(state);
+  }
+  args.push_back(c.segment_stats);
+  args.push_back(std::to_string(c.segment_meta.size()));
+  for (const auto& [field, value] : c.segment_meta) {
+    args.push_back(field);
+    args.push_back(std::to_string(value));
+  }
   return CheckCommitReply(RunScript(kCommitCheckouts, keys, args), "commit checkouts");
+}
+
+Result<SegmentPartitionData> PartitionStateStore::LoadSegments(int32_t partition) {
+  SegmentPartitionData data;
+  const std::string customers = PartitionKey(kCheckoutsTopic, partition, "customers");
+  std::string cursor = "0";
+  do {
+    auto reply = redis_->Command({"HSCAN", customers, cursor, "COUNT", "1000"});
+    if (!reply.ok()) return reply.status();
+    if (reply->is_error()) return Status::Unavailable("HSCAN: " + reply->str);
+    if (reply->elements.size() != 2) return Status::Corruption("HSCAN: unexpected reply shape");
+    cursor = reply->elements[0].str;
+    const auto& fields = reply->elements[1].elements;
+    for (size_t i = 0; i + 1 < fields.size(); i += 2) {
+      data.customers.emplace_back(fields[i].str, fields[i + 1].str);
+    }
+  } while (cursor != "0");
+  auto stats = redis_->Command({"GET", PartitionKey(kCheckoutsTopic, partition, "segstats")});
+  if (!stats.ok()) return stats.status();
+  if (stats->is_error()) return Status::Unavailable("GET segstats: " + stats->str);
+  data.stats = stats->str;
+  auto meta = redis_->Command({"HGETALL", PartitionKey(kCheckoutsTopic, partition, "segmeta")});
+  if (!meta.ok()) return meta.status();
+  if (meta->is_error()) return Status::Unavailable("HGETALL segmeta: " + meta->str);
+  for (size_t i = 0; i + 1 < meta->elements.size(); i += 2) {
+    auto v = meta->elements[i + 1].AsInt();
+    if (!v.ok()) return v.status();
+    data.meta[meta->elements[i].str] = *v;
+  }
+  return data;
 }
 
 Status PartitionStateStore::CommitItemSales(int32_t partition, const ItemSalesCommit& c) {

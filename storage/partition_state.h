@@ -39,6 +39,19 @@ struct CheckoutsCommit {
   int64_t max_event_ms = 0;
   int64_t high_watermark = -1;  // broker's end offset as last seen, for lag
   std::map<std::string, int64_t> dlq_reasons;
+  // Customer segments (stream/segments.h), written with the offset as absolute values (so a
+  // replayed batch writes the same thing): customer id -> EncodeCustomer, the partition's
+  // EncodeStats ('' = unchanged) and `{checkouts:P}:segmeta` fields (storage/README.md).
+  std::map<std::string, std::string> customers;
+  std::string segment_stats;
+  std::map<std::string, int64_t> segment_meta;
+};
+
+// A stage-1 partition's segment state as committed (raw encodings; ingest/ decodes them).
+struct SegmentPartitionData {
+  std::vector<std::pair<std::string, std::string>> customers;  // id -> EncodeCustomer
+  std::string stats;                                           // '' when none yet
+  std::map<std::string, int64_t> meta;
 };
 
 struct ItemDelta {
@@ -73,6 +86,8 @@ class PartitionStateStore {
   // kFenced if another owner claimed the partition or the stored offset moved.
   Status CommitCheckouts(int32_t partition, const CheckoutsCommit& commit);
   Status CommitItemSales(int32_t partition, const ItemSalesCommit& commit);
+  // Everything stage 1 keeps for segments on `partition` (HSCAN, so Redis is never blocked).
+  Result<SegmentPartitionData> LoadSegments(int32_t partition);
 
  private:
   Result<RedisValue> RunScript(int which, const std::vector<std::string>& keys,

@@ -1,0 +1,418 @@
+#include "ingest/segmenter.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <set>
+
+#include "storage/keys.h"
+#include "storage/snapshot_reader.h"
+
+namespace segstream::ingest {
+
+namespace {
+
+constexpr int64_t kDayMs = 86'400'000;
+
+// FNV-1a 64 (Fowler–Noll–Vo): a fixed, portable hash, so event ids never depend on the library.
+uint64_t Fnv1a(std::string_view bytes, uint64_t h = 14695981039346656037ull) {
+  for (unsigned char c : bytes) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+std::string Hex64(uint64_t v) {
+  char out[17];
+  std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(v));
+  return out;
+}
+
+const std::string& LabelOf(const stream::SegmentModel& model, int32_t segment) {
+  static const std::string kNone;
+  return segment >= 0 && segment < static_cast<int32_t>(model.labels.size()) ? model.labels[segment]
+                                                                              : kNone;
+}
+
+}  // namespace
+
+stream::CheckoutSummary SummarizeCheckout(const v1::Checkout& checkout) {
+  stream::CheckoutSummary s;
+  s.event_time_ms = checkout.event_time_ms();
+  std::set<std::string_view> skus;
+  for (const auto& line : checkout.lines()) {
+    if (line.quantity() > 0) {
+      s.units += line.quantity();
+      s.sales_micros += line.quantity() * line.unit_price_micros();
+      skus.insert(line.sku());
+    } else if (line.quantity() < 0) {
+      s.returned_units += -line.quantity();
+      s.returns_micros += -line.quantity() * line.unit_price_micros();
+    }
+  }
+  s.distinct_sale_skus = static_cast<int64_t>(skus.size());
+  return s;
+}
+
+Segmenter::Segmenter(SegmenterOptions options, storage::RedisConnection* redis, Producer* producer,
+                     std::string owner)
+    : options_(std::move(options)),
+      redis_(redis),
+      producer_(producer),
+      owner_(std::move(owner)),
+      store_(redis),
+      state_(redis) {}
+
+Status Segmenter::LoadPartition(int32_t partition) {
+  auto data = state_.LoadSegments(partition);
+  if (!data.ok()) return data.status();
+  Partition p;
+  p.customers.reserve(data->customers.size());
+  for (auto& [id, text] : data->customers) {
+    auto state = stream::DecodeCustomer(text);
+    if (!state.ok()) {
+      return Status::Corruption("customer " + id + " on checkouts:" + std::to_string(partition) +
+                                ": " + state.status().message());
+    }
+    p.customers.emplace(id, *state);
+  }
+  if (!data->stats.empty()) {
+    // The statistics' own k (the model's) is in their header: decode with the model's k when
+    // known, else with the configured one.
+    const int k = model_.ready() ? model_.k : options_.model.k;
+    auto stats = stream::DecodeStats(data->stats, k);
+    if (!stats.ok()) {
+      return Status::Corruption("segment statistics of checkouts:" + std::to_string(partition) +
+                                ": " + stats.status().message());
+    }
+    p.stats = std::move(*stats);
+  }
+  auto meta = [&](const char* name) {
+    auto it = data->meta.find(name);
+    return it == data->meta.end() ? int64_t{0} : it->second;
+  };
+  p.scored_version = meta("scored_version");
+  p.with_sale = meta("customers");
+  p.segmented = meta("segmented");
+  if (model_.ready()) {
+    if (p.stats.empty()) p.stats.assign(model_.k, {});
+    if (p.scored_version < model_.version) StartSweep(&p);
+  }
+  partitions_[partition] = std::move(p);
+  return Status::Ok();
+}
+
+void Segmenter::DropPartition(int32_t partition) { partitions_.erase(partition); }
+
+bool Segmenter::SweepPending(int32_t partition) const {
+  auto it = partitions_.find(partition);
+  return it != partitions_.end() && model_.ready() && it->second.sweep_version == model_.version &&
+         it->second.sweep_cursor < it->second.sweep_order.size();
+}
+
+void Segmenter::StartSweep(Partition* p) const {
+  p->sweep_version = model_.version;
+  p->sweep_cursor = 0;
+  p->sweep_order.clear();
+  for (const auto& [id, state] : p->customers) {
+    if (state.has_sale()) p->sweep_order.push_back(id);
+  }
+  std::sort(p->sweep_order.begin(), p->sweep_order.end());
+}
+
+SegmentBatch Segmenter::Begin(int32_t partition) const {
+  const Partition& p = partitions_.at(partition);
+  SegmentBatch batch;
+  batch.partition = partition;
+  batch.stats = p.stats;
+  batch.sweep_cursor = p.sweep_cursor;
+  batch.scored_version = p.scored_version;
+  batch.with_sale = p.with_sale;
+  batch.segmented = p.segmented;
+  return batch;
+}
+
+stream::CustomerState Segmenter::Get(const SegmentBatch& batch, const std::string& id) const {
+  if (auto it = batch.changed.find(id); it != batch.changed.end()) return it->second;
+  const Partition& p = partitions_.at(batch.partition);
+  if (auto it = p.customers.find(id); it != p.customers.end()) return it->second;
+  return {};
+}
+
+Status Segmenter::OnCheckout(SegmentBatch* batch, const std::string& customer_id,
+                             const stream::CheckoutSummary& checkout, int64_t offset) {
+  stream::CustomerState state = Get(*batch, customer_id);
+  const bool had_sale = state.has_sale();
+  stream::ApplyCheckout(checkout, &state);
+  if (!had_sale && state.has_sale()) {
+    ++batch->with_sale;
+    batch->meta_changed = true;
+  }
+  if (model_.ready() && state.has_sale()) {
+    if (Status s = Rescore(batch, customer_id, &state, Trigger::kPurchase, checkout.event_time_ms,
+                           offset);
+        !s.ok()) {
+      return s;
+    }
+  }
+  batch->changed[customer_id] = state;
+  return Status::Ok();
+}
+
+Status Segmenter::Sweep(SegmentBatch* batch) {
+  Partition& p = partitions_.at(batch->partition);
+  if (!model_.ready() || p.sweep_version != model_.version) return Status::Ok();
+  const size_t end = std::min(p.sweep_order.size(), batch->sweep_cursor + options_.sweep_chunk);
+  for (; batch->sweep_cursor < end; ++batch->sweep_cursor) {
+    const std::string& id = p.sweep_order[batch->sweep_cursor];
+    stream::CustomerState state = Get(*batch, id);
+    if (state.model_version == model_.version && state.as_of_ms == model_.as_of_ms) continue;
+    if (Status s = Rescore(batch, id, &state, Trigger::kSweep, model_.as_of_ms, -1); !s.ok()) {
+      return s;
+    }
+    batch->changed[id] = state;
+  }
+  if (batch->sweep_cursor >= p.sweep_order.size() && batch->scored_version != model_.version) {
+    batch->scored_version = model_.version;
+    batch->meta_changed = true;
+  }
+  return Status::Ok();
+}
+
+Status Segmenter::Rescore(SegmentBatch* batch, const std::string& id, stream::CustomerState* state,
+                          Trigger trigger, int64_t event_time_ms, int64_t offset) {
+  const stream::FeatureVector raw = stream::RawFeatures(*state, model_.as_of_ms);
+  const stream::FeatureVector x = model_.transform.Apply(raw);
+  for (double v : x) {
+    if (!std::isfinite(v)) return Status::Internal("customer " + id + ": non-finite features");
+  }
+  const int32_t current = state->segment < model_.k ? state->segment : -1;
+  const stream::SegmentAssignment a =
+      stream::AssignSegment(model_, x, current, options_.model.hysteresis);
+  const stream::CustomerState old = *state;
+  const auto q = stream::QuantizeVector(x);
+  if (old.segment >= 0 && old.segment < static_cast<int32_t>(batch->stats.size())) {
+    batch->stats[old.segment].Remove(old.quantized);
+  } else {
+    ++batch->segmented;
+    batch->meta_changed = true;
+  }
+  batch->stats[a.segment].Add(q);
+  batch->stats_changed = true;
+  state->segment = a.segment;
+  state->distance = a.distance;
+  state->quantized = q;
+  state->model_version = model_.version;
+  state->as_of_ms = model_.as_of_ms;
+  if (old.segment == a.segment) return Status::Ok();
+
+  v1::ChangeReason reason = v1::PURCHASE;
+  if (trigger == Trigger::kSweep) {
+    // LAPSE when the customer's own vector (its recency, as event time advanced) moves it even
+    // against the centroids it was last scored with; MODEL_UPDATE when the centroids moved.
+    reason = v1::MODEL_UPDATE;
+    if (old.segment >= 0 && previous_model_.ready() && previous_model_.k == model_.k) {
+      const stream::FeatureVector before = previous_model_.transform.Apply(raw);
+      const auto by_self =
+          stream::AssignSegment(previous_model_, before, old.segment, options_.model.hysteresis);
+      if (by_self.segment != old.segment) reason = v1::LAPSE;
+    }
+  }
+  return Emit(*batch, id, old, *state, reason, event_time_ms, offset);
+}
+
+Status Segmenter::Emit(const SegmentBatch& batch, const std::string& id,
+                       const stream::CustomerState& old, const stream::CustomerState& now,
+                       v1::ChangeReason reason, int64_t event_time_ms, int64_t offset) {
+  const std::string trigger = offset >= 0 ? "offset " + std::to_string(offset)
+                                          : "sweep " + std::to_string(model_.version);
+  const std::string key = id + '\x1f' + v1::ChangeReason_Name(reason) + '\x1f' +
+                          std::to_string(old.segment) + '\x1f' + std::to_string(now.segment) +
+                          '\x1f' + std::to_string(model_.version) + '\x1f' +
+                          std::to_string(batch.partition) + '\x1f' + trigger;
+  change_.Clear();
+  change_.set_event_id(Hex64(Fnv1a(key)));
+  change_.set_customer_id(id);
+  change_.set_from_segment(old.segment);
+  change_.set_to_segment(now.segment);
+  change_.set_from_label(LabelOf(model_, old.segment));
+  change_.set_to_label(LabelOf(model_, now.segment));
+  change_.set_distance(now.distance);
+  change_.set_event_time_ms(event_time_ms);
+  change_.set_model_version(model_.version);
+  change_.set_reason(reason);
+  change_.set_source_partition(batch.partition);
+  change_.set_source_offset(offset);
+  change_.SerializeToString(&buffer_);
+  if (Status s = producer_->Produce(storage::kSegmentChangesTopic, id, buffer_); !s.ok()) return s;
+  ++events_produced_;
+  return Status::Ok();
+}
+
+void Segmenter::Fill(const SegmentBatch& batch, storage::CheckoutsCommit* commit) {
+  for (const auto& [id, state] : batch.changed) commit->customers[id] = stream::EncodeCustomer(state);
+  if (batch.stats_changed) commit->segment_stats = stream::EncodeStats(batch.stats);
+  if (batch.meta_changed) {
+    commit->segment_meta = {{"scored_version", batch.scored_version},
+                            {"customers", batch.with_sale},
+                            {"segmented", batch.segmented}};
+  }
+}
+
+void Segmenter::Adopt(SegmentBatch&& batch) {
+  auto it = partitions_.find(batch.partition);
+  if (it == partitions_.end()) return;
+  Partition& p = it->second;
+  for (auto& [id, state] : batch.changed) p.customers[id] = std::move(state);
+  p.stats = std::move(batch.stats);
+  p.sweep_cursor = batch.sweep_cursor;
+  p.scored_version = batch.scored_version;
+  p.with_sale = batch.with_sale;
+  p.segmented = batch.segmented;
+}
+
+void Segmenter::AdoptModel(stream::SegmentModel model) {
+  spdlog::info("segment model v{}: k {} as of {} inertia {:.1f}", model.version, model.k,
+               model.as_of_ms, model.inertia);
+  previous_model_ = std::move(model_);
+  model_ = std::move(model);
+  for (auto& [id, p] : partitions_) {
+    if (p.stats.size() != static_cast<size_t>(model_.k)) p.stats.assign(model_.k, {});
+    StartSweep(&p);
+  }
+}
+
+Status Segmenter::Tick(std::chrono::steady_clock::time_point now) {
+  if (now < next_tick_) return Status::Ok();
+  next_tick_ = now + options_.refresh_interval;
+  auto text = store_.Read();
+  if (!text.ok()) return text.status();
+  if (text->has_value()) {
+    auto model = stream::SegmentModel::Decode(**text);
+    if (!model.ok()) return Status::Corruption("segment model: " + model.status().message());
+    if (model->version > model_.version) AdoptModel(std::move(*model));
+  }
+  auto lease = store_.AcquireLease(owner_, options_.lease_ttl.count());
+  if (!lease.ok()) return lease.status();
+  if (!*lease) return Status::Ok();
+  return model_.ready() ? MaybeRefresh(now) : MaybeInit();
+}
+
+Result<std::vector<int32_t>> Segmenter::Partitions() {
+  auto reply = redis_->Command({"SMEMBERS", storage::PartitionsSetKey(storage::kCheckoutsTopic)});
+  if (!reply.ok()) return reply.status();
+  if (reply->is_error()) return Status::Unavailable("SMEMBERS: " + reply->str);
+  std::vector<int32_t> partitions;
+  for (const auto& e : reply->elements) {
+    auto v = e.AsInt();
+    if (!v.ok()) return v.status();
+    partitions.push_back(static_cast<int32_t>(*v));
+  }
+  std::sort(partitions.begin(), partitions.end());
+  return partitions;
+}
+
+Result<int64_t> Segmenter::AsOf(int64_t fallback_ms) {
+  storage::SnapshotReader reader(redis_);
+  auto status = reader.ReadStatus();
+  if (!status.ok()) return status.status();
+  const int64_t watermark = status->watermark_ms > 0 ? status->watermark_ms : fallback_ms;
+  return watermark - watermark % kDayMs;  // whole days: recency is measured in days
+}
+
+Status Segmenter::MaybeInit() {
+  auto partitions = Partitions();
+  if (!partitions.ok()) return partitions.status();
+  int64_t with_sale = 0;
+  for (int32_t p : *partitions) {
+    auto v = redis_->Command(
+        {"HGET", storage::PartitionKey(storage::kCheckoutsTopic, p, "segmeta"), "customers"});
+    if (!v.ok()) return v.status();
+    auto n = v->AsInt();
+    if (n.ok()) with_sale += *n;
+  }
+  if (with_sale < std::max<int64_t>(options_.init_min_customers, 1)) return Status::Ok();
+
+  // Every customer with a sale, in a hash order that does not depend on the partitioning; the
+  // first max_init_sample of them seed the model.
+  std::vector<std::pair<uint64_t, stream::CustomerState>> customers;
+  int64_t newest_sale = 0;
+  for (int32_t p : *partitions) {
+    auto data = state_.LoadSegments(p);
+    if (!data.ok()) return data.status();
+    for (const auto& [id, text] : data->customers) {
+      auto state = stream::DecodeCustomer(text);
+      if (!state.ok() || !state->has_sale()) continue;
+      newest_sale = std::max(newest_sale, state->last_sale_ms);
+      customers.emplace_back(Fnv1a(id), *state);
+    }
+  }
+  std::sort(customers.begin(), customers.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  if (customers.size() > options_.max_init_sample) customers.resize(options_.max_init_sample);
+  auto as_of = AsOf(newest_sale);
+  if (!as_of.ok()) return as_of.status();
+  std::vector<stream::FeatureVector> sample;
+  sample.reserve(customers.size());
+  for (const auto& [hash, state] : customers) sample.push_back(stream::RawFeatures(state, *as_of));
+  auto model = stream::InitModel(sample, *as_of, options_.model);
+  if (!model.ok()) return model.status();
+  auto published = store_.Publish(0, model->version, model->Encode());
+  if (!published.ok()) return published.status();
+  if (*published) {
+    spdlog::info("segment model initialised from {} customers", sample.size());
+    published_ = std::chrono::steady_clock::now();
+    AdoptModel(std::move(*model));
+  }
+  return Status::Ok();
+}
+
+Status Segmenter::MaybeRefresh(std::chrono::steady_clock::time_point now) {
+  auto partitions = Partitions();
+  if (!partitions.ok()) return partitions.status();
+  std::vector<stream::SegmentStats> merged(model_.k);
+  bool all_scored = true;
+  for (int32_t p : *partitions) {
+    auto meta = redis_->Command({"HGET", storage::PartitionKey(storage::kCheckoutsTopic, p, "segmeta"),
+                                 "scored_version"});
+    if (!meta.ok()) return meta.status();
+    auto scored = meta->AsInt();
+    if (!scored.ok() || *scored < model_.version) all_scored = false;
+    auto stats = redis_->Command({"GET", storage::PartitionKey(storage::kCheckoutsTopic, p, "segstats")});
+    if (!stats.ok()) return stats.status();
+    if (stats->is_nil() || stats->str.empty()) continue;
+    auto decoded = stream::DecodeStats(stats->str, model_.k);
+    if (!decoded.ok()) return Status::Corruption("segstats: " + decoded.status().message());
+    for (int c = 0; c < model_.k; ++c) merged[c].Merge((*decoded)[c]);
+  }
+  if (!all_scored && now - published_ < options_.max_refresh_wait) return Status::Ok();
+  auto as_of = AsOf(model_.as_of_ms);
+  if (!as_of.ok()) return as_of.status();
+  auto refreshed = stream::RefreshModel(model_, merged, std::max(*as_of, model_.as_of_ms));
+  if (!refreshed.ok()) return refreshed.status();
+  double shift = 0;
+  for (int c = 0; c < model_.k; ++c) {
+    double d2 = 0;
+    for (int j = 0; j < stream::kFeatureCount; ++j) {
+      const double d = refreshed->centroids[c][j] - model_.centroids[c][j];
+      d2 += d * d;
+    }
+    shift = std::max(shift, std::sqrt(d2));
+  }
+  if (shift <= options_.refresh_tolerance && refreshed->as_of_ms == model_.as_of_ms) {
+    return Status::Ok();
+  }
+  refreshed->version = model_.version + 1;
+  auto published = store_.Publish(model_.version, refreshed->version, refreshed->Encode());
+  if (!published.ok()) return published.status();
+  if (*published) {
+    published_ = now;
+    AdoptModel(std::move(*refreshed));
+  }
+  return Status::Ok();
+}
+
+}  // namespace segstream::ingest

@@ -1,0 +1,152 @@
+// Stage 1's customer segments (DESIGN §3, §5; issue "segments in the pipeline").
+//
+// Per owned `checkouts` partition the Segmenter holds what Redis holds: every customer's
+// stream::CustomerState and the partition's SegmentStats (exact sums of its members' current
+// vectors). A cycle works on a SegmentBatch — copies of what it touched — which the worker puts
+// into the partition's atomic commit and adopts only once that commit lands, so a replayed batch
+// starts again from the committed state.
+//
+// The global model lives in Redis (storage/model_store.h). Every worker re-reads it at
+// `refresh_interval`; the lease holder also makes it: the first model once `init_min_customers`
+// customers have a sale (k-means++ on all of them), then refreshes — each centroid becomes the
+// mean of its current members (Σ over partitions of the statistics) with as-of = the watermark
+// (whole days) — once every partition has re-scored its customers against the current version (or
+// after `max_refresh_wait`). A new version starts a re-scoring sweep on every owned partition,
+// `sweep_chunk` customers per cycle: recency is recomputed at the new as-of and customers are
+// re-assigned (with hysteresis). Assign-all then mean-of-members is Lloyd's iteration over the
+// whole population; it stops publishing once centroids move less than `refresh_tolerance`.
+//
+// Events: a SegmentChange on `segment-changes` for every first assignment (from -1) and every
+// move: PURCHASE when a checkout caused it, LAPSE when the customer's own vector moved it (its
+// recency grew with event time), MODEL_UPDATE when the centroids moved. event_id is a hash of
+// (customer, reason, from, to, model version, trigger), the trigger being the source offset or the
+// sweep's version: the same input gives the same id.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "ingest/kafka.h"
+#include "segstream.pb.h"
+#include "storage/model_store.h"
+#include "storage/partition_state.h"
+#include "storage/redis_client.h"
+#include "stream/segments.h"
+
+namespace segstream::ingest {
+
+struct SegmenterOptions {
+  stream::SegmentModelOptions model;  // k (default 6), seed, restarts, hysteresis
+  // Customers with a sale, over all partitions, before the first model is made.
+  int64_t init_min_customers = 500;
+  // At most this many customers (a deterministic hash-ordered subset) go into the k-means++ init.
+  size_t max_init_sample = 50000;
+  // How often a worker re-reads the model (and the lease holder considers a refresh).
+  std::chrono::milliseconds refresh_interval{1000};
+  std::chrono::milliseconds lease_ttl{10000};
+  // A refresh waits for every partition's sweep, but not longer than this (a partition nobody
+  // owns must not freeze the model).
+  std::chrono::milliseconds max_refresh_wait{30000};
+  // Customers re-scored per partition per cycle (bounds the cycle's extra work).
+  size_t sweep_chunk = 5000;
+  // A refresh is published only if a centroid moves more than this (model units) or as-of moves.
+  double refresh_tolerance = 1e-4;
+};
+
+// One cycle's changes to one partition, adopted once its commit lands.
+struct SegmentBatch {
+  int32_t partition = 0;
+  std::unordered_map<std::string, stream::CustomerState> changed;
+  std::vector<stream::SegmentStats> stats;  // the partition's statistics after the batch
+  bool stats_changed = false;
+  size_t sweep_cursor = 0;
+  int64_t scored_version = 0;
+  int64_t with_sale = 0;  // customers with a sale on the partition
+  int64_t segmented = 0;  // customers with a segment
+  bool meta_changed = false;
+  int64_t events = 0;  // segment changes produced
+
+  bool empty() const { return changed.empty() && !stats_changed && !meta_changed; }
+};
+
+// What a checkout contributes to its customer's features (sale and return lines).
+stream::CheckoutSummary SummarizeCheckout(const v1::Checkout& checkout);
+
+class Segmenter {
+ public:
+  Segmenter(SegmenterOptions options, storage::RedisConnection* redis, Producer* producer,
+            std::string owner);
+
+  // Model upkeep, at most once per refresh_interval: reads the model, and as lease holder makes
+  // the first one or publishes a refresh. Errors are for the caller to log; nothing is lost.
+  Status Tick(std::chrono::steady_clock::time_point now);
+
+  // Loads the partition's committed customers and statistics (at claim).
+  Status LoadPartition(int32_t partition);
+  void DropPartition(int32_t partition);
+  bool Owns(int32_t partition) const { return partitions_.count(partition) > 0; }
+  // A re-scoring sweep has customers left on the partition.
+  bool SweepPending(int32_t partition) const;
+
+  SegmentBatch Begin(int32_t partition) const;
+  // A valid checkout of a known customer (anonymous ones never come here). Produces the event.
+  Status OnCheckout(SegmentBatch* batch, const std::string& customer_id,
+                    const stream::CheckoutSummary& checkout, int64_t offset);
+  // Re-scores up to sweep_chunk customers of the pending sweep. Produces the events.
+  Status Sweep(SegmentBatch* batch);
+  // Puts the batch's changes into the partition's commit.
+  static void Fill(const SegmentBatch& batch, storage::CheckoutsCommit* commit);
+  void Adopt(SegmentBatch&& batch);
+
+  const stream::SegmentModel& model() const { return model_; }
+  int64_t events_produced() const { return events_produced_; }
+
+ private:
+  struct Partition {
+    std::unordered_map<std::string, stream::CustomerState> customers;
+    std::vector<stream::SegmentStats> stats;
+    int64_t scored_version = 0;
+    int64_t with_sale = 0;
+    int64_t segmented = 0;
+    // The sweep toward sweep_version: customers with a sale, sorted (a deterministic order).
+    int64_t sweep_version = 0;
+    std::vector<std::string> sweep_order;
+    size_t sweep_cursor = 0;
+  };
+  enum class Trigger { kPurchase, kSweep };
+
+  stream::CustomerState Get(const SegmentBatch& batch, const std::string& id) const;
+  Status Rescore(SegmentBatch* batch, const std::string& id, stream::CustomerState* state,
+                 Trigger trigger, int64_t event_time_ms, int64_t offset);
+  Status Emit(const SegmentBatch& batch, const std::string& id, const stream::CustomerState& old,
+              const stream::CustomerState& now, v1::ChangeReason reason, int64_t event_time_ms,
+              int64_t offset);
+  void AdoptModel(stream::SegmentModel model);
+  void StartSweep(Partition* p) const;
+  Status MaybeInit();
+  Status MaybeRefresh(std::chrono::steady_clock::time_point now);
+  Result<std::vector<int32_t>> Partitions();
+  Result<int64_t> AsOf(int64_t fallback_ms);
+
+  SegmenterOptions options_;
+  storage::RedisConnection* redis_;
+  Producer* producer_;
+  std::string owner_;
+  storage::ModelStore store_;
+  storage::PartitionStateStore state_;
+  stream::SegmentModel model_;           // current (version 0: none yet)
+  stream::SegmentModel previous_model_;  // the one before, to tell LAPSE from MODEL_UPDATE
+  std::map<int32_t, Partition> partitions_;
+  std::chrono::steady_clock::time_point next_tick_{};
+  std::chrono::steady_clock::time_point published_{};
+  int64_t events_produced_ = 0;
+  v1::SegmentChange change_;  // reused
+  std::string buffer_;
+};
+
+}  // namespace segstream::ingest
