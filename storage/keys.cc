@@ -14,4 +14,20 @@ std::string PartitionsSetKey(std::string_view topic) {
 
 std::string ReplayStatusKey() { return "segstream:replay"; }
 
+std::string CustomersKey(int32_t partition) {
+  return PartitionKey(kCheckoutsTopic, partition, "customers");
+}
+
+std::string SegmentStatsKey(int32_t partition) {
+  return PartitionKey(kCheckoutsTopic, partition, "segstats");
+}
+
+std::string SegmentMetaKey(int32_t partition) {
+  return PartitionKey(kCheckoutsTopic, partition, "segmeta");
+}
+
+std::string ModelKey() { return "{model}:current"; }
+
+std::string ModelLeaseKey() { return "{model}:lease"; }
+
 }  // namespace segstream::storage

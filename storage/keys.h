@@ -21,4 +21,17 @@ std::string PartitionsSetKey(std::string_view topic);
 // HASH of the replay's progress, written by `segstream replay --redis`/`run`.
 std::string ReplayStatusKey();
 
+// Customer segments (DESIGN §3, storage/README.md). Per checkouts partition, written by stage 1 in
+// the same atomic call as the partition's offset:
+// HASH customer id -> stream::EncodeCustomer: "{checkouts:P}:customers".
+std::string CustomersKey(int32_t partition);
+// STRING stream::EncodeStats of the partition's k segments: "{checkouts:P}:segstats".
+std::string SegmentStatsKey(int32_t partition);
+// HASH scored_version, segmented, customers: "{checkouts:P}:segmeta".
+std::string SegmentMetaKey(int32_t partition);
+// The global model, one slot of its own: STRING stream::SegmentModel::Encode, "{model}:current".
+std::string ModelKey();
+// STRING worker id, SET NX PX by the worker that builds / refreshes the model: "{model}:lease".
+std::string ModelLeaseKey();
+
 }  // namespace segstream::storage
