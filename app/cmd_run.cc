@@ -10,6 +10,7 @@
 
 #include "app/cli.h"
 #include "app/commands.h"
+#include "app/segment_flags.h"
 #include "app/progress.h"
 #include "app/signals.h"
 #include "ingest/mock_broker.h"
@@ -46,6 +47,7 @@ struct RunFlags {
   std::string csv, http = "127.0.0.1:8080", speed = "270000", report;
   bool exit_when_done = false;
   int broker_port = 0, redis_port = 0, partitions = 6, threads = 2;
+  ingest::SegmenterOptions segments;
 };
 
 bool Drained(const storage::PipelineStatus& s, int64_t replayed) {
@@ -114,6 +116,7 @@ void Run(const RunFlags& flags) {
   worker_options.kafka.group = "segstream";
   worker_options.kafka.session_timeout_ms = 6000;
   worker_options.redis = redis_client;
+  worker_options.segments = flags.segments;
   std::atomic<bool> stop_workers{false};
   Status worker_status;
   std::thread workers([&] {
@@ -229,6 +232,7 @@ void RegisterRunCommand(CLI::App& root) {
   cmd->add_option("--threads", flags->threads, "Worker consumers")
       ->capture_default_str()
       ->check(CLI::Range(1, 16));
+  AddSegmentFlags(cmd, &flags->segments);
   cmd->callback([flags] { Run(*flags); });
 }
 

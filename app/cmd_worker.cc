@@ -2,6 +2,7 @@
 
 #include "app/cli.h"
 #include "app/commands.h"
+#include "app/segment_flags.h"
 #include "app/signals.h"
 #include "ingest/failpoints.h"
 #include "ingest/worker.h"
@@ -15,6 +16,7 @@ void RegisterWorkerCommand(CLI::App& root) {
     std::string brokers, redis, redis_cluster, group = "segstream";
     int threads = 1, session_timeout_ms = 6000;
     int64_t max_item_sales_backlog = ingest::WorkerOptions{}.max_item_sales_backlog;
+    ingest::SegmenterOptions segments;
   };
   auto flags = std::make_shared<Flags>();
   cmd->add_option("--brokers", flags->brokers, "Kafka bootstrap servers (host:port,...)")
@@ -35,6 +37,7 @@ void RegisterWorkerCommand(CLI::App& root) {
                   "yet applied (bounds the internal topic's backlog)")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
+  AddSegmentFlags(cmd, &flags->segments);
   cmd->callback([flags] {
     if (!flags->redis_cluster.empty()) {
       Fail("worker", "--redis-cluster is not supported yet; use --redis HOST:PORT", 2);
@@ -47,6 +50,7 @@ void RegisterWorkerCommand(CLI::App& root) {
     options.kafka.session_timeout_ms = flags->session_timeout_ms;
     options.redis = *redis;
     options.max_item_sales_backlog = flags->max_item_sales_backlog;
+    options.segments = flags->segments;
     StopOnSignals signals;
     ingest::failpoints::InstallFromEnvironment();
     spdlog::info("worker: brokers {} redis {} group {} threads {}", flags->brokers, flags->redis,

@@ -9,6 +9,7 @@
 
 #include "storage/keys.h"
 #include "storage/snapshot_reader.h"
+#include "stream/windows.h"
 
 namespace segstream::ingest {
 
@@ -319,7 +320,12 @@ Result<int64_t> Segmenter::AsOf(int64_t fallback_ms) {
   storage::SnapshotReader reader(redis_);
   auto status = reader.ReadStatus();
   if (!status.ok()) return status.status();
-  const int64_t watermark = status->watermark_ms > 0 ? status->watermark_ms : fallback_ms;
+  // The served watermark (serve/snapshot.cc): newest event time, min over partitions, minus the
+  // allowed lateness.
+  const int64_t watermark =
+      status->min_partition_max_event_ms > 0
+          ? status->min_partition_max_event_ms - stream::WindowOptions{}.allowed_lateness_ms
+          : fallback_ms;
   return watermark - watermark % kDayMs;  // whole days: recency is measured in days
 }
 
@@ -329,7 +335,7 @@ Status Segmenter::MaybeInit() {
   int64_t with_sale = 0;
   for (int32_t p : *partitions) {
     auto v = redis_->Command(
-        {"HGET", storage::PartitionKey(storage::kCheckoutsTopic, p, "segmeta"), "customers"});
+        {"HGET", storage::SegmentMetaKey(p), "customers"});
     if (!v.ok()) return v.status();
     auto n = v->AsInt();
     if (n.ok()) with_sale += *n;
@@ -376,12 +382,12 @@ Status Segmenter::MaybeRefresh(std::chrono::steady_clock::time_point now) {
   std::vector<stream::SegmentStats> merged(model_.k);
   bool all_scored = true;
   for (int32_t p : *partitions) {
-    auto meta = redis_->Command({"HGET", storage::PartitionKey(storage::kCheckoutsTopic, p, "segmeta"),
+    auto meta = redis_->Command({"HGET", storage::SegmentMetaKey(p),
                                  "scored_version"});
     if (!meta.ok()) return meta.status();
     auto scored = meta->AsInt();
     if (!scored.ok() || *scored < model_.version) all_scored = false;
-    auto stats = redis_->Command({"GET", storage::PartitionKey(storage::kCheckoutsTopic, p, "segstats")});
+    auto stats = redis_->Command({"GET", storage::SegmentStatsKey(p)});
     if (!stats.ok()) return stats.status();
     if (stats->is_nil() || stats->str.empty()) continue;
     auto decoded = stream::DecodeStats(stats->str, model_.k);

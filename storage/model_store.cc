@@ -33,10 +33,8 @@ Result<bool> EvalFlag(RedisConnection* redis, std::string_view script,
 
 }  // namespace
 
-// One hash tag for every model key: a single Cluster slot, so the CAS stays atomic.
-std::string ModelKey() { return "{model}:current"; }
+// The same hash tag as ModelKey(): one Cluster slot, so the compare-and-set stays atomic.
 std::string ModelVersionKey() { return "{model}:version"; }
-std::string ModelLeaseKey() { return "{model}:lease"; }
 
 Result<std::optional<std::string>> ModelStore::Read() {
   auto reply = redis_->Command({"GET", ModelKey()});

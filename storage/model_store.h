@@ -8,13 +8,13 @@
 #include <string>
 #include <string_view>
 
+#include "storage/keys.h"
 #include "storage/redis_client.h"
 
 namespace segstream::storage {
 
-std::string ModelKey();         // STRING: stream::SegmentModel::Encode()
-std::string ModelVersionKey();  // STRING: the version of ModelKey()'s model
-std::string ModelLeaseKey();    // STRING: the lease holder's id, with an expiry
+// STRING: the version of ModelKey()'s model (the publish compare-and-set reads it).
+std::string ModelVersionKey();
 
 class ModelStore {
  public:

@@ -1,5 +1,6 @@
 #include "storage/partition_state.h"
 
+#include <algorithm>
 #include <string_view>
 
 #include "storage/keys.h"
@@ -189,9 +190,9 @@ Status PartitionStateStore::CheckCommitReply(const Result<RedisValue>& reply,
 Status PartitionStateStore::CommitCheckouts(int32_t partition, const CheckoutsCommit& c) {
   std::vector<std::string> keys = {PartitionKey(kCheckoutsTopic, partition, "meta"),
                                    PartitionKey(kCheckoutsTopic, partition, "dlq_reasons"),
-                                   PartitionKey(kCheckoutsTopic, partition, "customers"),
-                                   PartitionKey(kCheckoutsTopic, partition, "segstats"),
-                                   PartitionKey(kCheckoutsTopic, partition, "segmeta")};
+                                   CustomersKey(partition),
+                                   SegmentStatsKey(partition),
+                                   SegmentMetaKey(partition)};
   std::vector<std::string> args = {std::to_string(c.generation),
                                    OffsetArg(c.expected_offset),
                                    std::to_string(c.next_offset),
@@ -222,7 +223,7 @@ Status PartitionStateStore::CommitCheckouts(int32_t partition, const CheckoutsCo
 
 Result<SegmentPartitionData> PartitionStateStore::LoadSegments(int32_t partition) {
   SegmentPartitionData data;
-  const std::string customers = PartitionKey(kCheckoutsTopic, partition, "customers");
+  const std::string customers = CustomersKey(partition);
   std::string cursor = "0";
   do {
     auto reply = redis_->Command({"HSCAN", customers, cursor, "COUNT", "1000"});
@@ -235,11 +236,16 @@ Result<SegmentPartitionData> PartitionStateStore::LoadSegments(int32_t partition
       data.customers.emplace_back(fields[i].str, fields[i + 1].str);
     }
   } while (cursor != "0");
-  auto stats = redis_->Command({"GET", PartitionKey(kCheckoutsTopic, partition, "segstats")});
+  // HSCAN may return an entry twice when the hash is resized during the scan: once each.
+  std::sort(data.customers.begin(), data.customers.end());
+  data.customers.erase(std::unique(data.customers.begin(), data.customers.end(),
+                                   [](const auto& a, const auto& b) { return a.first == b.first; }),
+                       data.customers.end());
+  auto stats = redis_->Command({"GET", SegmentStatsKey(partition)});
   if (!stats.ok()) return stats.status();
   if (stats->is_error()) return Status::Unavailable("GET segstats: " + stats->str);
   data.stats = stats->str;
-  auto meta = redis_->Command({"HGETALL", PartitionKey(kCheckoutsTopic, partition, "segmeta")});
+  auto meta = redis_->Command({"HGETALL", SegmentMetaKey(partition)});
   if (!meta.ok()) return meta.status();
   if (meta->is_error()) return Status::Unavailable("HGETALL segmeta: " + meta->str);
   for (size_t i = 0; i + 1 < meta->elements.size(); i += 2) {

@@ -49,7 +49,7 @@ struct CheckoutsCommit {
 
 // A stage-1 partition's segment state as committed (raw encodings; ingest/ decodes them).
 struct SegmentPartitionData {
-  std::vector<std::pair<std::string, std::string>> customers;  // id -> EncodeCustomer
+  std::vector<std::pair<std::string, std::string>> customers;  // id -> EncodeCustomer, by id
   std::string stats;                                           // '' when none yet
   std::map<std::string, int64_t> meta;
 };

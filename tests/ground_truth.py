@@ -165,3 +165,36 @@ def exact_quantile(items, q):
     values = sorted(v["orders"] for v in items.values() if v["orders"] >= 1)
     rank = max(1, math.ceil(q * len(values)))
     return values[rank - 1]
+
+
+def customer_truth(path, limit=None):
+    """Per known customer over the valid checkouts (DESIGN §3 customer features, before the
+    event-time recency): sale_checkouts, sales_micros, returns_micros, units, returned_units,
+    distinct_items (Σ distinct sold skus per sale checkout), last_sale_ms. Only customers with at
+    least one sale line are segmented; return-only customers are in the dict with 0 sale_checkouts.
+    """
+    out = {}
+    seen = 0
+    for invoice, customer, event_ms, lines in checkouts(path):
+        if limit is not None and seen >= limit:
+            break
+        seen += 1
+        if not customer or dead_letter_reason(invoice, event_ms, lines):
+            continue
+        c = out.setdefault(customer, {"sale_checkouts": 0, "sales_micros": 0, "returns_micros": 0,
+                                      "units": 0, "returned_units": 0, "distinct_items": 0,
+                                      "last_sale_ms": 0})
+        sold = set()
+        for sku, _, quantity, price in lines:
+            if quantity > 0:
+                c["units"] += quantity
+                c["sales_micros"] += quantity * price
+                sold.add(sku)
+            else:
+                c["returned_units"] += -quantity
+                c["returns_micros"] += -quantity * price
+        if sold:
+            c["sale_checkouts"] += 1
+            c["distinct_items"] += len(sold)
+            c["last_sale_ms"] = max(c["last_sale_ms"], event_ms)
+    return out

@@ -154,6 +154,49 @@ TEST_F(PartitionStateTest, ItemSalesDeltasAndHighWaterMarksSurviveAReclaim) {
   }
 }
 
+TEST_F(PartitionStateTest, SegmentStateIsCommittedWithTheOffsetAndFencedWithIt) {
+  PartitionStateStore store(conn_.get());
+  auto claim = store.Claim(kCheckoutsTopic, 2);
+  ASSERT_TRUE(claim.ok());
+  CheckoutsCommit c;
+  c.generation = claim->generation;
+  c.expected_offset = -1;
+  c.next_offset = 3;
+  c.events = 3;
+  c.customers = {{"12346", "state of 12346"}, {"12347", "state of 12347"}};
+  c.segment_stats = "stats v1";
+  c.segment_meta = {{"customers", 2}, {"segmented", 0}, {"scored_version", 0}};
+  ASSERT_TRUE(store.CommitCheckouts(2, c).ok());
+
+  // A sweep-only commit: same offset, one customer rewritten, statistics and meta replaced.
+  c.expected_offset = 3;
+  c.events = 0;
+  c.customers = {{"12346", "state of 12346, scored"}};
+  c.segment_stats = "stats v2";
+  c.segment_meta = {{"customers", 2}, {"segmented", 2}, {"scored_version", 1}};
+  ASSERT_TRUE(store.CommitCheckouts(2, c).ok());
+
+  // A zombie's commit changes nothing.
+  PartitionStateStore other(other_conn_.get());
+  ASSERT_TRUE(other.Claim(kCheckoutsTopic, 2).ok());
+  c.customers = {{"12346", "zombie"}, {"99999", "zombie"}};
+  c.segment_stats = "zombie";
+  EXPECT_EQ(store.CommitCheckouts(2, c).code(), StatusCode::kFenced);
+
+  auto data = store.LoadSegments(2);
+  ASSERT_TRUE(data.ok()) << data.status().ToString();
+  std::map<std::string, std::string> customers(data->customers.begin(), data->customers.end());
+  EXPECT_EQ(customers, (std::map<std::string, std::string>{{"12346", "state of 12346, scored"},
+                                                           {"12347", "state of 12347"}}));
+  EXPECT_EQ(data->stats, "stats v2");
+  EXPECT_EQ(data->meta,
+            (std::map<std::string, int64_t>{{"customers", 2}, {"segmented", 2}, {"scored_version", 1}}));
+  auto empty = store.LoadSegments(5);
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE(empty->customers.empty());
+  EXPECT_EQ(empty->stats, "");
+}
+
 TEST_F(PartitionStateTest, HighWaterMarkCoversEarlierRecordsOnly) {
   HighWaterMark mark{10, 2};
   EXPECT_TRUE(mark.Covers(9, 99));
