@@ -95,6 +95,14 @@ Status Segmenter::LoadPartition(int32_t partition) {
     auto it = data->meta.find(name);
     return it == data->meta.end() ? int64_t{0} : it->second;
   };
+  if (!data->basket_digest.empty()) {
+    auto basket = stream::TDigest::Deserialize(data->basket_digest);
+    if (!basket.ok()) {
+      return Status::Corruption("basket digest of checkouts:" + std::to_string(partition) + ": " +
+                                basket.status().message());
+    }
+    p.basket = std::move(*basket);
+  }
   p.scored_version = meta("scored_version");
   p.with_sale = meta("customers");
   p.segmented = meta("segmented");
@@ -145,6 +153,11 @@ stream::CustomerState Segmenter::Get(const SegmentBatch& batch, const std::strin
 
 Status Segmenter::OnCheckout(SegmentBatch* batch, const std::string& customer_id,
                              const stream::CheckoutSummary& checkout, int64_t offset) {
+  if (checkout.sales_micros > 0) {
+    if (!batch->basket) batch->basket = partitions_.at(batch->partition).basket;
+    batch->basket->Add(static_cast<double>(checkout.sales_micros) / 1e6);
+  }
+  if (customer_id.empty()) return Status::Ok();
   stream::CustomerState state = Get(*batch, customer_id);
   const bool had_sale = state.has_sale();
   stream::ApplyCheckout(checkout, &state);
@@ -256,6 +269,7 @@ Status Segmenter::Emit(const SegmentBatch& batch, const std::string& id,
 void Segmenter::Fill(const SegmentBatch& batch, storage::CheckoutsCommit* commit) {
   for (const auto& [id, state] : batch.changed) commit->customers[id] = stream::EncodeCustomer(state);
   if (batch.stats_changed) commit->segment_stats = stream::EncodeStats(batch.stats);
+  if (batch.basket) commit->basket_digest = batch.basket->Serialize();
   if (batch.meta_changed) {
     commit->segment_meta = {{"scored_version", batch.scored_version},
                             {"customers", batch.with_sale},
@@ -269,6 +283,7 @@ void Segmenter::Adopt(SegmentBatch&& batch) {
   Partition& p = it->second;
   for (auto& [id, state] : batch.changed) p.customers[id] = std::move(state);
   p.stats = std::move(batch.stats);
+  if (batch.basket) p.basket = std::move(*batch.basket);
   p.sweep_cursor = batch.sweep_cursor;
   p.scored_version = batch.scored_version;
   p.with_sale = batch.with_sale;

@@ -26,6 +26,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -37,6 +38,7 @@
 #include "storage/partition_state.h"
 #include "storage/redis_client.h"
 #include "stream/segments.h"
+#include "stream/tdigest.h"
 
 namespace segstream::ingest {
 
@@ -69,9 +71,13 @@ struct SegmentBatch {
   int64_t with_sale = 0;  // customers with a sale on the partition
   int64_t segmented = 0;  // customers with a segment
   bool meta_changed = false;
+  // The partition's basket-value digest, copied on the batch's first checkout with a sale.
+  std::optional<stream::TDigest> basket;
   int64_t events = 0;  // segment changes produced
 
-  bool empty() const { return changed.empty() && !stats_changed && !meta_changed; }
+  bool empty() const {
+    return changed.empty() && !stats_changed && !meta_changed && !basket.has_value();
+  }
 };
 
 // What a checkout contributes to its customer's features (sale and return lines).
@@ -94,7 +100,9 @@ class Segmenter {
   bool SweepPending(int32_t partition) const;
 
   SegmentBatch Begin(int32_t partition) const;
-  // A valid checkout of a known customer (anonymous ones never come here). Produces the event.
+  // A valid checkout: its basket value (if it sold anything) goes into the partition's digest;
+  // a known customer's features are updated and re-scored (an empty id is anonymous: items and
+  // basket values only, DESIGN §3). Produces the segment change, if any.
   Status OnCheckout(SegmentBatch* batch, const std::string& customer_id,
                     const stream::CheckoutSummary& checkout, int64_t offset);
   // Re-scores up to sweep_chunk customers of the pending sweep. Produces the events.
@@ -110,6 +118,7 @@ class Segmenter {
   struct Partition {
     std::unordered_map<std::string, stream::CustomerState> customers;
     std::vector<stream::SegmentStats> stats;
+    stream::TDigest basket;  // basket values (currency units) of checkouts with a sale
     int64_t scored_version = 0;
     int64_t with_sale = 0;
     int64_t segmented = 0;

@@ -55,8 +55,7 @@ Status CheckoutStage::Process(int32_t partition, const MessageBatch& batch,
         }
       }
       commit->item_sales += static_cast<int64_t>(sales_.size());
-      if (segmenter != nullptr && !checkout_.customer_id().empty()) {
-        // Anonymous checkouts count for items only (DESIGN §3).
+      if (segmenter != nullptr) {
         if (Status s = segmenter->OnCheckout(segments, checkout_.customer_id(),
                                              SummarizeCheckout(checkout_), offset);
             !s.ok()) {

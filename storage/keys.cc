@@ -26,6 +26,10 @@ std::string SegmentMetaKey(int32_t partition) {
   return PartitionKey(kCheckoutsTopic, partition, "segmeta");
 }
 
+std::string BasketDigestKey(int32_t partition) {
+  return PartitionKey(kCheckoutsTopic, partition, "basket_digest");
+}
+
 std::string ModelKey() { return "{model}:current"; }
 
 std::string ModelLeaseKey() { return "{model}:lease"; }

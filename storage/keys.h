@@ -29,6 +29,9 @@ std::string CustomersKey(int32_t partition);
 std::string SegmentStatsKey(int32_t partition);
 // HASH scored_version, segmented, customers: "{checkouts:P}:segmeta".
 std::string SegmentMetaKey(int32_t partition);
+// STRING stream::TDigest::Serialize of the basket values (currency units) of the partition's
+// checkouts with a sale: "{checkouts:P}:basket_digest".
+std::string BasketDigestKey(int32_t partition);
 // The global model, one slot of its own: STRING stream::SegmentModel::Encode, "{model}:current".
 std::string ModelKey();
 // STRING worker id, SET NX PX by the worker that builds / refreshes the model: "{model}:lease".

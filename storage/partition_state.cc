@@ -29,7 +29,8 @@ return {gen, redis.call('HGETALL', KEYS[1])}
 
 // Stage 1. KEYS: meta, dlq_reasons, customers, segstats, segmeta. ARGV: gen, expected,
 // next_offset, events, dlq, item_sales, max_event_ms, high_watermark, n_reasons, (reason, count)*,
-// n_customers, (id, state)*, segstats ('' = unchanged), n_meta, (field, value)*.
+// n_customers, (id, state)*, segstats ('' = unchanged), n_meta, (field, value)*, basket digest
+// ('' = unchanged). KEYS[6]: basket_digest.
 constexpr std::string_view kCommitCheckoutsScript = SEGSTREAM_FENCE_LUA R"lua(
 redis.call('HSET', KEYS[1], 'offset', ARGV[3], 'high_watermark', ARGV[8])
 redis.call('HINCRBY', KEYS[1], 'events', ARGV[4])
@@ -52,6 +53,7 @@ for _ = 1, tonumber(ARGV[i]) do
   redis.call('HSET', KEYS[5], ARGV[i + 1], ARGV[i + 2])
   i = i + 2
 end
+if ARGV[i + 1] ~= '' then redis.call('SET', KEYS[6], ARGV[i + 1]) end
 return 'OK'
 )lua";
 
@@ -192,7 +194,8 @@ Status PartitionStateStore::CommitCheckouts(int32_t partition, const CheckoutsCo
                                    PartitionKey(kCheckoutsTopic, partition, "dlq_reasons"),
                                    CustomersKey(partition),
                                    SegmentStatsKey(partition),
-                                   SegmentMetaKey(partition)};
+                                   SegmentMetaKey(partition),
+                                   BasketDigestKey(partition)};
   std::vector<std::string> args = {std::to_string(c.generation),
                                    OffsetArg(c.expected_offset),
                                    std::to_string(c.next_offset),
@@ -218,6 +221,7 @@ Status PartitionStateStore::CommitCheckouts(int32_t partition, const CheckoutsCo
     args.push_back(field);
     args.push_back(std::to_string(value));
   }
+  args.push_back(c.basket_digest);
   return CheckCommitReply(RunScript(kCommitCheckouts, keys, args), "commit checkouts");
 }
 
@@ -253,6 +257,10 @@ Result<SegmentPartitionData> PartitionStateStore::LoadSegments(int32_t partition
     if (!v.ok()) return v.status();
     data.meta[meta->elements[i].str] = *v;
   }
+  auto basket = redis_->Command({"GET", BasketDigestKey(partition)});
+  if (!basket.ok()) return basket.status();
+  if (basket->is_error()) return Status::Unavailable("GET basket_digest: " + basket->str);
+  data.basket_digest = basket->str;
   return data;
 }
 

@@ -45,6 +45,7 @@ struct CheckoutsCommit {
   std::map<std::string, std::string> customers;
   std::string segment_stats;
   std::map<std::string, int64_t> segment_meta;
+  std::string basket_digest;  // TDigest::Serialize of the partition's basket values ('' = unchanged)
 };
 
 // A stage-1 partition's segment state as committed (raw encodings; ingest/ decodes them).
@@ -52,6 +53,7 @@ struct SegmentPartitionData {
   std::vector<std::pair<std::string, std::string>> customers;  // id -> EncodeCustomer, by id
   std::string stats;                                           // '' when none yet
   std::map<std::string, int64_t> meta;
+  std::string basket_digest;  // '' when none yet
 };
 
 struct ItemDelta {
