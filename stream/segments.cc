@@ -114,6 +114,10 @@ FeatureVector FeatureTransform::Invert(const FeatureVector& scaled) const {
   return out;
 }
 
+// Smallest scale per feature, in its (log1p'd) units: 0.1 in log units is ~10% of a customer's
+// count or spend; a return rate of 1 is at most 4 model units from 0.
+constexpr FeatureVector kFeatureScaleFloor = {0.1, 0.1, 0.1, 0.1, 0.1, 0.25};
+
 FeatureTransform FeatureTransform::Fit(std::span<const FeatureVector> raw_sample) {
   FeatureTransform t;
   // Recency, counts and money are heavy-tailed (a few wholesale customers spend 1000× the
@@ -131,8 +135,15 @@ FeatureTransform FeatureTransform::Fit(std::span<const FeatureVector> raw_sample
     const double q25 = digest.Quantile(0.25), q50 = digest.Quantile(0.5),
                  q75 = digest.Quantile(0.75);
     if (std::isfinite(q50)) t.center[j] = q50;
+    // Zero-inflated features (most customers never return anything) have an IQR of 0 or nearly:
+    // dividing by it would let a handful of customers' return rate dominate every distance (seen
+    // on Online Retail: one segment held 90% of the customers). So the scale is the IQR, but at
+    // least half the 5%–95% range, and at least a per-feature floor in the feature's own units.
     const double iqr = q75 - q25;
-    if (std::isfinite(iqr) && iqr > kMinScale) t.scale[j] = iqr;
+    const double spread = 0.5 * (digest.Quantile(0.95) - digest.Quantile(0.05));
+    const double scale = std::max({std::isfinite(iqr) ? iqr : 0.0,
+                                   std::isfinite(spread) ? spread : 0.0, kFeatureScaleFloor[j]});
+    if (scale > kMinScale) t.scale[j] = scale;
   }
   return t;
 }

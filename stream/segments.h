@@ -89,8 +89,10 @@ Result<CustomerState> DecodeCustomer(std::string_view text);
 
 // Model units: per feature, optionally a signed log1p (sign(x)·log(1 + |x|)) for the skewed
 // features (recency, frequency, monetary, basket value, distinct items), then robust scaling
-// (x − median) / IQR, medians and IQRs from t-digests over the initialisation sample (an IQR of 0
-// falls back to 1, so a constant feature does not blow up).
+// (x − median) / scale, from t-digests over the initialisation sample: scale = the IQR, but at
+// least half the 5%–95% range and at least a small per-feature floor (0.1 log units; 0.25 for the
+// return rate), so zero-inflated features (most customers return nothing) and constant ones do
+// not blow up.
 struct FeatureTransform {
   std::array<bool, kFeatureCount> log1p{};
   FeatureVector center{};
@@ -98,7 +100,7 @@ struct FeatureTransform {
 
   FeatureVector Apply(const FeatureVector& raw) const;
   FeatureVector Invert(const FeatureVector& scaled) const;
-  // Fits log1p flags (fixed per feature, as above), medians and IQRs. Empty sample: identity
+  // Fits log1p flags (fixed per feature, as above), medians and scales. Empty sample: identity
   // scaling (center 0, scale 1).
   static FeatureTransform Fit(std::span<const FeatureVector> raw_sample);
   // A one-line human description, e.g. "signed log1p on recency_days, …; then (x - median) / IQR".
@@ -178,7 +180,8 @@ SegmentAssignment AssignSegment(const SegmentModel& model, const FeatureVector& 
 
 // Distinct labels from centroids in original units: "Champions" (recent, frequent, high spend),
 // "Loyal", "New" (recent, one or two checkouts), "Big spenders" (highest basket value),
-// "At risk" (lapsing but valuable), "Lapsed" (longest recency), then "Occasional", "Segment N".
+// "At risk" (lapsing but valuable), "Lapsed" (longest recency), "Returners" (return rate ≥ 25%
+// and over twice the median centroid's), then "Occasional", "Segment N".
 // `previous` (same k, may be empty) keeps a segment's label while it still fits, so labels are
 // stable across model versions.
 std::vector<std::string> LabelSegments(std::span<const FeatureVector> centroids_original,

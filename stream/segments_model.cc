@@ -59,7 +59,8 @@ struct LabelRule {
   double (*score)(const FeatureVector& x);
 };
 
-// Claim order matters: Lapsed is "the longest recency" whatever else; Champions is taken before
+// Claim order matters: Lapsed is "the longest recency" whatever else; Returners only for a clearly
+// high return rate; Champions is taken before
 // Big spenders so that a recent, frequent, high-spend segment is never called by its basket size
 // alone; At risk before New/Loyal so a valuable lapsing segment is flagged.
 constexpr LabelRule kRules[] = {
@@ -68,6 +69,13 @@ constexpr LabelRule kRules[] = {
        return x[kRecencyDays] > m[kRecencyDays];
      },
      [](const FeatureVector& x) { return x[kRecencyDays]; }},
+    // Customers who send back a large share of what they buy (Online Retail has a small,
+    // distinct group with negative net revenue): named for it rather than left "Occasional".
+    {"Returners",
+     [](const FeatureVector& x, const FeatureVector& m) {
+       return x[kReturnRate] >= 0.25 && x[kReturnRate] > 2 * m[kReturnRate];
+     },
+     [](const FeatureVector& x) { return x[kReturnRate]; }},
     {"Champions",
      [](const FeatureVector& x, const FeatureVector& m) {
        return x[kRecencyDays] <= m[kRecencyDays] && x[kFrequency] >= m[kFrequency] &&

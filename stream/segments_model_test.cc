@@ -164,20 +164,23 @@ TEST(FeatureTransform, FitMatchesSortedSampleQuantiles) {
     }
     const double median = SampleQuantile(v, 0.5);
     const double iqr = SampleQuantile(v, 0.75) - SampleQuantile(v, 0.25);
-    if (iqr == 0) {
-      EXPECT_EQ(t.scale[j], 1) << FeatureNames()[j];
-      EXPECT_DOUBLE_EQ(t.center[j], median) << FeatureNames()[j];
-      continue;
-    }
+    const double spread = 0.5 * (SampleQuantile(v, 0.95) - SampleQuantile(v, 0.05));
+    const double floor = j == kReturnRate ? 0.25 : 0.1;
+    const double scale = std::max({iqr, spread, floor});
     // t-digest ranks (q·n) and order statistics ((n − 1)·q) differ by < 1 rank of 1001.
-    EXPECT_NEAR(t.center[j], median, 0.01 * iqr) << FeatureNames()[j];
-    EXPECT_NEAR(t.scale[j], iqr, 0.01 * iqr) << FeatureNames()[j];
+    EXPECT_NEAR(t.center[j], median, 0.01 * std::max(iqr, floor)) << FeatureNames()[j];
+    EXPECT_NEAR(t.scale[j], scale, 0.01 * scale) << FeatureNames()[j];
   }
   // Discrete frequency 1..7, 143 of each: quartiles and median are exact values.
   EXPECT_NEAR(t.center[kFrequency], std::log(5.0), 1e-12);
   EXPECT_NEAR(t.scale[kFrequency], std::log(7.0) - std::log(3.0), 1e-12);
   EXPECT_NEAR(t.center[kMeanDistinctItems], std::log(4.0), 1e-12);
-  EXPECT_EQ(t.scale[kMeanDistinctItems], 1);  // constant feature: IQR 0 falls back to 1
+  EXPECT_EQ(t.scale[kMeanDistinctItems], 0.1);  // constant feature: the floor
+
+  // Zero-inflated return rates: 90% zero, so the IQR is 0; half the 5%-95% range (0.45) rules.
+  std::vector<FeatureVector> returns;
+  for (int i = 0; i < 1000; ++i) returns.push_back({1, 1, 1, 1, 1, i < 900 ? 0.0 : 0.9 + i % 2 * 0.1});
+  EXPECT_NEAR(FeatureTransform::Fit(returns).scale[kReturnRate], 0.45, 0.01);
 }
 
 TEST(FeatureTransform, EmptySampleIsIdentityScaling) {
@@ -446,6 +449,18 @@ TEST(SegmentLabels, ObviousRfmCentroids) {
   const std::vector<std::string> labels = LabelSegments(RfmCentroids(), {});
   EXPECT_EQ(labels, (std::vector<std::string>{"Champions", "Lapsed", "New", "Big spenders",
                                               "At risk", "Loyal"}));
+}
+
+TEST(SegmentLabels, HighReturnRateSegmentIsReturners) {
+  // recency, frequency, monetary, basket, distinct items, return rate (original units)
+  const std::vector<FeatureVector> centroids = {{10, 20, 9000, 450, 30, 0.02},
+                                                {200, 1, 150, 150, 8, 0.01},
+                                                {30, 2, -40, 60, 3, 0.6},
+                                                {40, 6, 1500, 250, 20, 0.03}};
+  const auto labels = LabelSegments(centroids, {});
+  EXPECT_EQ(labels[2], "Returners");
+  EXPECT_EQ(labels[1], "Lapsed");
+  EXPECT_EQ(labels[0], "Champions");
 }
 
 TEST(SegmentLabels, StableUnderSmallMovesAndPreviousLabels) {
