@@ -82,7 +82,7 @@ Result<std::vector<PartitionSegments>> SegmentReader::ReadPartitionStats(
     const RedisValue& stats = (*replies)[2 * i];
     const std::string stats_key = SegmentStatsKey(part.partition);
     if (Status s = CheckReply(stats, stats_key); !s.ok()) return s;
-    if (!stats.is_nil()) {
+    if (!stats.is_nil() && k > 0) {
       auto decoded = stream::DecodeStats(stats.str, k);
       if (!decoded.ok()) {
         return Status::Corruption(stats_key + " (k=" + std::to_string(k) +

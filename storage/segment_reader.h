@@ -54,6 +54,7 @@ class SegmentReader {
   Result<std::optional<stream::SegmentModel>> ReadModel();
 
   // Statistics (decoded with `k`) and meta of each partition, in the order given: one round trip.
+  // k <= 0 (no model yet, so no k to decode with): the meta only, `stats` left empty.
   Result<std::vector<PartitionSegments>> ReadPartitionStats(const std::vector<int32_t>& partitions,
                                                             int k);
 

@@ -155,6 +155,12 @@ TEST_F(SegmentReaderTest, PartitionStatsAndMeta) {
   EXPECT_TRUE((*parts)[2].stats.empty());
   EXPECT_EQ((*parts)[2].meta.scored_version, 0);
 
+  // No model yet (k = 0): the meta alone.
+  auto meta_only = reader.ReadPartitionStats({0}, 0);
+  ASSERT_TRUE(meta_only.ok()) << meta_only.status().ToString();
+  EXPECT_TRUE((*meta_only)[0].stats.empty());
+  EXPECT_EQ((*meta_only)[0].meta.customers, 4);
+
   auto none = reader.ReadPartitionStats({}, 2);
   ASSERT_TRUE(none.ok());
   EXPECT_TRUE(none->empty());
@@ -230,7 +236,7 @@ TEST_F(SegmentReaderTest, ScanVisitsEveryCustomerExactlyOnce) {
   constexpr int kCustomers = 2500;
   std::vector<std::string> hset = {"HSET", CustomersKey(4)};
   for (int i = 0; i < kCustomers; ++i) {
-    hset.push_back("c" + std::to_string(i));
+    hset.push_back(std::string("c").append(std::to_string(i)));  // GCC 12: false -Wrestrict on +
     hset.push_back(stream::EncodeCustomer(Customer(i, i % 3 - 1)));
   }
   Run(hset);
