@@ -307,8 +307,12 @@
     for (const s of segs) state.labels.set(Number(s.id), s.label);
     const meta = [];
     if (body.k !== undefined) meta.push(`k = ${body.k}`);
-    if (body.model_version !== undefined) meta.push(`model v${body.model_version}`);
-    if (Number.isFinite(body.inertia)) meta.push(`inertia ${fmtNum(body.inertia)}`);
+    if (body.model_version === 0) {
+      meta.push('warming up');
+    } else {
+      if (body.model_version !== undefined) meta.push(`model v${body.model_version}`);
+      if (Number.isFinite(body.inertia)) meta.push(`inertia ${fmtNum(body.inertia)}`);
+    }
     if (body.scored === false && segs.length) meta.push('re-scoring');
     $('segments-meta').textContent = meta.join(' · ');
     if (!segs.length) {
