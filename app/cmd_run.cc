@@ -21,6 +21,7 @@
 #include "serve/events.h"
 #include "serve/http_server.h"
 #include "serve/redis_probe.h"
+#include "serve/segments_api.h"
 #include "serve/serve_metrics.h"
 #include "serve/snapshot.h"
 #include "storage/redis_child.h"
@@ -137,6 +138,7 @@ void Run(const RunFlags& flags) {
   redis_probe.Start();
   serve::Router router;
   serve::RegisterApi(router, &cache, {broker.bootstrap(), redis.address()});
+  serve::RegisterSegmentsApi(router, &cache, {.redis = redis_client});
   serve::RegisterMetrics(router, &metrics, {.cache = &cache, .sse = &events});
   router.AddEventStream("/v1/events", events);
   serve::RegisterDashboard(router);

@@ -8,6 +8,7 @@
 #include "serve/events.h"
 #include "serve/http_server.h"
 #include "serve/redis_probe.h"
+#include "serve/segments_api.h"
 #include "serve/serve_metrics.h"
 #include "serve/snapshot.h"
 
@@ -45,6 +46,7 @@ void RegisterServeCommand(CLI::App& root) {
     probe.Start();
     serve::Router router;
     serve::RegisterApi(router, &cache, {flags->brokers, flags->redis});
+    serve::RegisterSegmentsApi(router, &cache, {.redis = *redis});
     serve::RegisterMetrics(router, &metrics, {.cache = &cache, .sse = &events});
     router.AddEventStream("/v1/events", events);
     serve::RegisterDashboard(router);

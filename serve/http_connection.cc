@@ -145,6 +145,11 @@ void Connection::OnRead(beast::error_code ec) {
   parser_.reset();
 
   Dispatch dispatch = shared_->router->Handle(request);
+  if (dispatch.blocking) {
+    RunBlocking(std::move(dispatch.blocking), std::move(request.method), std::move(dispatch.route),
+                head, keep_alive, version);
+    return;
+  }
   if (dispatch.sse != nullptr && !head) {
     StartEventStream(*dispatch.sse, dispatch.route);
     return;
@@ -172,6 +177,12 @@ void Connection::Observe(std::string_view method, std::string_view route, int st
 
 void Connection::Respond(Response response, std::string_view method, std::string_view route,
                          bool head, bool keep_alive, unsigned version) {
+  const bool bodiless = response.status < 200 || response.status == 204 || response.status == 304;
+  const bool streamed = response.stream != nullptr && !bodiless;
+  if (streamed && version < 11) {
+    Gather(std::move(response), std::string(method), std::string(route), head, keep_alive, version);
+    return;
+  }
   Observe(method, route, response.status);
   if (shared_->stopping.load()) keep_alive = false;
 
@@ -189,8 +200,11 @@ void Connection::Respond(Response response, std::string_view method, std::string
     }
     response_.set(name, value);
   }
-  const int status = response.status;
-  const bool bodiless = status < 200 || status == 204 || status == 304;
+  if (streamed) {
+    body_stream_ = std::move(response.stream);
+    StartChunked(head, keep_alive);
+    return;
+  }
   const size_t body_size = bodiless ? 0 : response.body.size();
   if (!head && !bodiless) response_.body() = std::move(response.body);
   response_.keep_alive(keep_alive);
@@ -201,12 +215,133 @@ void Connection::Respond(Response response, std::string_view method, std::string
                     [self = shared_from_this(), keep_alive](beast::error_code ec, size_t) {
                       if (ec) {
                         self->Close();
-                      } else if (!keep_alive) {
-                        self->LingeringClose();
                       } else {
-                        self->WaitForRequest();
+                        self->AfterResponse(keep_alive);
                       }
                     });
+}
+
+void Connection::AfterResponse(bool keep_alive) {
+  if (!keep_alive) {
+    LingeringClose();
+  } else {
+    WaitForRequest();
+  }
+}
+
+// The handler may wait (on Redis): it runs on the blocking pool, the answer is written back on
+// this connection's strand. Nothing else happens on the connection meanwhile (one request at a
+// time; pipelined bytes wait in the buffer).
+void Connection::RunBlocking(std::function<Response()> job, std::string method, std::string route,
+                             bool head, bool keep_alive, unsigned version) {
+  asio::post(*shared_->blocking, [self = shared_from_this(), job = std::move(job),
+                                  method = std::move(method), route = std::move(route), head,
+                                  keep_alive, version]() mutable {
+    Response response = job();  // Router's RunHandler: never throws
+    asio::post(self->stream_.get_executor(),
+               [self, response = std::move(response), method = std::move(method),
+                route = std::move(route), head, keep_alive, version]() mutable {
+                 if (self->closed_) return;
+                 self->Respond(std::move(response), method, route, head, keep_alive, version);
+               });
+  });
+}
+
+namespace {
+
+Result<std::optional<std::string>> NextPiece(BodyStream& stream) {
+  try {
+    return stream.Next();
+  } catch (const std::exception& e) {
+    return Status::Internal(std::string("body stream threw: ") + e.what());
+  } catch (...) {
+    return Status::Internal("body stream threw");
+  }
+}
+
+}  // namespace
+
+// `response_` holds the status and headers; they go out with `Transfer-Encoding: chunked`, then
+// one chunk per piece, each piece fetched on the blocking pool.
+void Connection::StartChunked(bool head, bool keep_alive) {
+  stream_head_.emplace(std::move(response_.base()));
+  stream_head_->keep_alive(keep_alive);
+  stream_head_->chunked(true);
+  stream_serializer_.emplace(*stream_head_);
+  stream_.expires_after(shared_->options.write_timeout);
+  http::async_write_header(
+      stream_, *stream_serializer_,
+      [self = shared_from_this(), head, keep_alive](beast::error_code ec, size_t) {
+        if (ec) {
+          self->Close();
+        } else if (head) {  // HEAD: the header a GET would get, no body
+          self->body_stream_.reset();
+          self->AfterResponse(keep_alive);
+        } else {
+          self->PumpChunk(keep_alive);
+        }
+      });
+}
+
+void Connection::PumpChunk(bool keep_alive) {
+  asio::post(*shared_->blocking, [self = shared_from_this(), keep_alive] {
+    auto piece = NextPiece(*self->body_stream_);
+    asio::post(self->stream_.get_executor(), [self, keep_alive,
+                                              piece = std::move(piece)]() mutable {
+      if (self->closed_) return;
+      if (!piece.ok()) {
+        spdlog::warn("response body to {} aborted: {}", self->remote_, piece.status().ToString());
+        self->Close();  // no terminating chunk: the client sees an incomplete body
+        return;
+      }
+      self->stream_.expires_after(self->shared_->options.write_timeout);
+      if (!piece->has_value()) {
+        self->body_stream_.reset();
+        asio::async_write(self->stream_, http::make_chunk_last(),
+                          [self, keep_alive](beast::error_code ec, size_t) {
+                            if (ec) {
+                              self->Close();
+                            } else {
+                              self->AfterResponse(keep_alive);
+                            }
+                          });
+        return;
+      }
+      if ((*piece)->empty()) {  // an empty chunk would end the body
+        self->PumpChunk(keep_alive);
+        return;
+      }
+      self->chunk_ = std::move(**piece);
+      asio::async_write(self->stream_, http::make_chunk(asio::buffer(self->chunk_)),
+                        [self, keep_alive](beast::error_code ec, size_t) {
+                          if (ec) {
+                            self->Close();
+                          } else {
+                            self->PumpChunk(keep_alive);
+                          }
+                        });
+    });
+  });
+}
+
+// HTTP/1.0 has no chunked coding (RFC 9112 §7.1): the stream is gathered into one body. Nothing
+// has been sent yet, so a failing stream still gets a proper error response.
+void Connection::Gather(Response response, std::string method, std::string route, bool head,
+                        bool keep_alive, unsigned version) {
+  auto stream = std::move(response.stream);
+  RunBlocking(
+      [stream = std::move(stream), response = std::move(response)]() mutable {
+        std::string body;
+        while (true) {
+          auto piece = NextPiece(*stream);
+          if (!piece.ok()) return ErrorResponse(piece.status());
+          if (!piece->has_value()) break;
+          body += **piece;
+        }
+        response.body = std::move(body);
+        return std::move(response);
+      },
+      std::move(method), std::move(route), head, keep_alive, version);
 }
 
 // Closing a socket with unread input makes the kernel send RST, which can destroy the response

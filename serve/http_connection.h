@@ -5,6 +5,7 @@
 #include <array>
 #include <atomic>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
@@ -29,6 +30,7 @@ struct ServerShared {
   HttpServerOptions options;
   std::shared_ptr<const Router> router;
   RequestObserver observer;
+  boost::asio::thread_pool* blocking = nullptr;  // blocking routes and body streams
 
   std::mutex mu;
   std::condition_variable connection_closed;  // notified whenever `connections` shrinks
@@ -57,6 +59,14 @@ class Connection : public SseClient, public std::enable_shared_from_this<Connect
   void Observe(std::string_view method, std::string_view route, int status);
   void Respond(Response response, std::string_view method, std::string_view route, bool head,
                bool keep_alive, unsigned version);
+  void RunBlocking(std::function<Response()> job, std::string method, std::string route, bool head,
+                   bool keep_alive, unsigned version);
+  // A streamed body (BodyStream): chunked for HTTP/1.1, gathered into one body for HTTP/1.0.
+  void StartChunked(bool head, bool keep_alive);
+  void PumpChunk(bool keep_alive);
+  void Gather(Response response, std::string method, std::string route, bool head, bool keep_alive,
+              unsigned version);
+  void AfterResponse(bool keep_alive);
   void LingeringClose();
   void Drain(size_t drained);
   void Close();
@@ -70,6 +80,12 @@ class Connection : public SseClient, public std::enable_shared_from_this<Connect
   boost::beast::flat_buffer buffer_;
   std::optional<Parser> parser_;
   boost::beast::http::response<boost::beast::http::string_body> response_;
+  // Streamed response state: header, its serializer, the source and the chunk being written.
+  std::optional<boost::beast::http::response<boost::beast::http::empty_body>> stream_head_;
+  std::optional<boost::beast::http::response_serializer<boost::beast::http::empty_body>>
+      stream_serializer_;
+  std::shared_ptr<BodyStream> body_stream_;
+  std::string chunk_;
   const std::shared_ptr<ServerShared> shared_;
   const bool reject_;
   bool closed_ = false;

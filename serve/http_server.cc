@@ -8,6 +8,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -37,6 +38,8 @@ struct HttpServer::Impl {
   // Keeps the threads in run() until Stop() is done with them: without it they return as soon as
   // the last connection's last handler ran, and a close posted by Stop() would never execute.
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  // Blocking routes and body streams (http_server.h); outlives the I/O threads (see Stop).
+  std::unique_ptr<asio::thread_pool> blocking;
   std::shared_ptr<detail::ServerShared> shared;
   std::vector<std::thread> threads;
   tcp::endpoint bound;
@@ -93,11 +96,12 @@ Status HttpServer::Start() {
   Impl& m = *impl_;
   if (m.ioc) return Status::Internal("http server already started");
   const HttpServerOptions& o = m.options;
-  if (o.io_threads < 1 || o.max_connections < 1 || o.max_header_bytes < 256 ||
-      o.idle_timeout.count() <= 0 || o.read_timeout.count() <= 0 || o.write_timeout.count() <= 0) {
+  if (o.io_threads < 1 || o.blocking_threads < 1 || o.max_connections < 1 ||
+      o.max_header_bytes < 256 || o.idle_timeout.count() <= 0 || o.read_timeout.count() <= 0 ||
+      o.write_timeout.count() <= 0) {
     return Status::InvalidArgument(
-        "http options: io_threads and max_connections must be >= 1, max_header_bytes >= 256, "
-        "timeouts > 0");
+        "http options: io_threads, blocking_threads and max_connections must be >= 1, "
+        "max_header_bytes >= 256, timeouts > 0");
   }
   const std::string where = o.host + ":" + std::to_string(o.port);
   auto ioc = std::make_unique<asio::io_context>(o.io_threads);
@@ -126,7 +130,9 @@ Status HttpServer::Start() {
   }
   m.bound = acceptor.local_endpoint(ec);
 
+  m.blocking = std::make_unique<asio::thread_pool>(static_cast<size_t>(o.blocking_threads));
   m.shared = std::make_shared<detail::ServerShared>();
+  m.shared->blocking = m.blocking.get();
   m.shared->options = o;
   m.shared->router = m.router;
   m.shared->observer = m.observer;
@@ -178,11 +184,18 @@ void HttpServer::Stop() {
                    m.shared->connections.size(), m.options.stop_timeout.count());
     }
   }
+  // Blocking calls already running finish (each is bounded by its own Redis timeout) and post
+  // their results to the still-running loop; queued ones are abandoned.
+  m.blocking->stop();
+  m.blocking->join();
   m.work.reset();
   m.ioc->stop();
   for (auto& thread : m.threads) thread.join();
   m.threads.clear();
-  // Destroying the loop destroys handlers that never ran, and with them the last connections.
+  // Abandoned blocking jobs hold connections: destroy them while the loop (their sockets'
+  // executor) still exists. Destroying the loop then destroys handlers that never ran, and with
+  // them the last connections.
+  m.blocking.reset();
   m.accept_retry.reset();
   m.acceptor.reset();
   m.ioc.reset();

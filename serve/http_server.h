@@ -1,7 +1,9 @@
 // HTTP/1.1 server on Boost.Beast/Asio: keep-alive, pipelining (answered in order), size and time
 // limits on everything a client controls, and event-stream routes handed to an SseHub (sse.h).
 // Handlers run synchronously on the I/O threads, so they must be quick (answer from a snapshot,
-// never wait on Redis) and thread-safe; the server parses, routes (router.h) and writes.
+// never wait on Redis) and thread-safe; the server parses, routes (router.h) and writes. The few
+// that must wait (a read-through to Redis: Router::GetBlocking) and streamed bodies (BodyStream)
+// run on a separate blocking pool, so a slow Redis never stalls the I/O threads.
 //
 // What a client cannot do (each is a test in http_server_test.cc):
 // - crash it: parse errors are a 400, a throwing handler a 500, then the connection goes on or
@@ -34,6 +36,9 @@ struct HttpServerOptions {
   // Threads running the I/O loop and the handlers. Default 2 (the API is read-mostly and handlers
   // answer from memory; more threads only help with many slow clients).
   int io_threads = 2;
+  // Threads for blocking routes (Router::GetBlocking) and streamed bodies (BodyStream::Next):
+  // at most this many such calls run at once, the rest queue. Default 2.
+  int blocking_threads = 2;
   // Request line plus headers. Beyond: 431 and close. Default 16 KiB (browsers send ~1-2 KiB).
   size_t max_header_bytes = 16 * 1024;
   // Request body (the API is GET-only; bodies are ignored). Beyond: 413 and close. Default 64 KiB.

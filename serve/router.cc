@@ -45,6 +45,24 @@ std::string Clip(std::string_view text) {
   return text.size() <= kMax ? std::string(text) : std::string(text.substr(0, kMax)) + "...";
 }
 
+// Runs a handler; a throw or an impossible status becomes a 500.
+Response RunHandler(const Handler& handler, const Request& request, const std::string& route) {
+  try {
+    Response response = handler(request);
+    if (response.status < 100 || response.status > 599) {
+      spdlog::error("handler for {} returned status {}", route, response.status);
+      return JsonError(500, "internal error: handler returned an invalid status");
+    }
+    return response;
+  } catch (const std::exception& e) {
+    spdlog::error("handler for {} {} threw: {}", request.method, Clip(request.target), e.what());
+  } catch (...) {
+    spdlog::error("handler for {} {} threw a non-std exception", request.method,
+                  Clip(request.target));
+  }
+  return JsonError(500, "internal error");
+}
+
 }  // namespace
 
 std::string_view Request::PathParam(std::string_view name) const {
@@ -174,7 +192,10 @@ struct Router::Route {
   std::string pattern;
   std::string shape;  // pattern with parameter names erased: two routes with one shape conflict
   std::vector<Segment> segments;
-  std::map<std::string, std::variant<Handler, SseHub*>, std::less<>> methods;
+  struct Blocking {
+    Handler handler;
+  };
+  std::map<std::string, std::variant<Handler, SseHub*, Blocking>, std::less<>> methods;
 };
 
 Router::Router() = default;
@@ -228,6 +249,15 @@ void Router::Add(std::string_view method, std::string_view pattern, Handler hand
   }
   if (!target->methods.emplace(std::string(method), std::move(handler)).second) {
     throw std::invalid_argument("duplicate route " + std::string(method) + " " + target->pattern);
+  }
+}
+
+void Router::GetBlocking(std::string_view pattern, Handler handler) {
+  if (!handler) throw std::invalid_argument("route needs a method and a handler");
+  // Registered as an ordinary GET first so pattern validation and conflicts are shared.
+  Add("GET", pattern, [](const Request&) { return Response{}; });
+  for (auto& route : routes_) {
+    if (route->pattern == pattern) route->methods["GET"] = Route::Blocking{std::move(handler)};
   }
 }
 
@@ -304,20 +334,14 @@ Dispatch Router::Handle(Request& request) const {
     dispatch.sse = *hub;
     return dispatch;
   }
-  try {
-    dispatch.response = std::get<Handler>(method->second)(request);
-    if (dispatch.response.status < 100 || dispatch.response.status > 599) {
-      spdlog::error("handler for {} returned status {}", best->pattern, dispatch.response.status);
-      dispatch.response = JsonError(500, "internal error: handler returned an invalid status");
-    }
-  } catch (const std::exception& e) {
-    spdlog::error("handler for {} {} threw: {}", request.method, Clip(request.target), e.what());
-    dispatch.response = JsonError(500, "internal error");
-  } catch (...) {
-    spdlog::error("handler for {} {} threw a non-std exception", request.method,
-                  Clip(request.target));
-    dispatch.response = JsonError(500, "internal error");
+  if (auto* blocking = std::get_if<Route::Blocking>(&method->second)) {
+    // The router outlives every server using it (and so every pending blocking call).
+    dispatch.blocking = [handler = &blocking->handler, request, route = best->pattern] {
+      return RunHandler(*handler, request, route);
+    };
+    return dispatch;
   }
+  dispatch.response = RunHandler(std::get<Handler>(method->second), request, best->pattern);
   return dispatch;
 }
 

@@ -38,11 +38,26 @@ struct Request {
   std::optional<std::string_view> Header(std::string_view name) const;
 };
 
+// A response body produced piece by piece, for answers too big to hold in memory (the customer
+// export). The server sends it with the chunked transfer coding (RFC 9112 §7.1) and calls Next()
+// on its blocking pool, never on an I/O thread, one call at a time, so Next() may wait on Redis.
+class BodyStream {
+ public:
+  virtual ~BodyStream() = default;
+  // The next piece (an empty piece is skipped), std::nullopt after the last one. An error aborts
+  // the response: the server closes the connection without the terminating chunk, so the client
+  // sees an incomplete body instead of a complete-looking short one (RFC 9112 §7.1, §8).
+  virtual Result<std::optional<std::string>> Next() = 0;
+};
+
 struct Response {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
   Fields headers;  // extra headers; names/values with CR or LF are dropped by the server
+  // When set, the body comes from the stream and `body` is ignored (HTTP/1.0 clients, which know
+  // no chunked coding, get the stream gathered into one body).
+  std::shared_ptr<BodyStream> stream;
 };
 
 // `body.dump()` with status; invalid UTF-8 in strings is replaced (U+FFFD) instead of throwing.
@@ -70,7 +85,10 @@ using Handler = std::function<Response(const Request&)>;
 struct Dispatch {
   std::string route;      // matched pattern ("/v1/items/{sku}"), "" when none: a bounded label
   SseHub* sse = nullptr;  // set for an event-stream route: the server hands the connection over
-  Response response;      // the answer when `sse` is null
+  // Set for a blocking route (Router::GetBlocking): the handler, bound to a copy of the request,
+  // not run yet; the server runs it on its blocking pool. Same error handling as `response`.
+  std::function<Response()> blocking;
+  Response response;  // the answer when `sse` and `blocking` are null
 };
 
 // Routes by method and path pattern. A pattern is a sequence of '/'-separated segments; a segment
@@ -95,11 +113,15 @@ class Router {
   // are start-up programming errors.
   void Add(std::string_view method, std::string_view pattern, Handler handler);
   void Get(std::string_view pattern, Handler handler) { Add("GET", pattern, std::move(handler)); }
+  // A GET route whose handler may wait (on Redis): the server runs it on its blocking pool, off
+  // the I/O threads (http_server.h), instead of inside Handle().
+  void GetBlocking(std::string_view pattern, Handler handler);
   // A GET route whose clients receive `hub`'s events (sse.h). The hub must outlive every server
   // that uses this router.
   void AddEventStream(std::string_view pattern, SseHub& hub);
 
-  // Parses the target (400 on a bad one), matches, fills `request.path_params`, runs the handler.
+  // Parses the target (400 on a bad one), matches, fills `request.path_params`, runs the handler
+  // (or, for a blocking route, returns it bound in `Dispatch::blocking`).
   Dispatch Handle(Request& request) const;
 
  private:

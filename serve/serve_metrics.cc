@@ -72,6 +72,16 @@ ServeMetrics::ServeMetrics()
           "segstream_replay_done", "1 when the embedded CSV replay has finished (segstream run).")),
       replay_events_(registry_.AddGauge("segstream_replay_events",
                                         "Checkouts produced by the embedded CSV replay so far.")),
+      model_version_(registry_.AddGauge("segstream_segment_model_version",
+                                        "Version of the global segment model (absent before the "
+                                        "first model).")),
+      kmeans_inertia_(registry_.AddGauge(
+          "segstream_kmeans_inertia",
+          "Sum of squared distances of the segmented customers to their segment centroids, in "
+          "model units (live membership, as /v1/segments).")),
+      segment_size_(registry_.AddGauge("segstream_segment_size",
+                                       "Customers in each segment (live membership).",
+                                       {"segment"})),
       sse_clients_(
           registry_.AddGauge("segstream_sse_clients", "Event-stream clients attached now.")),
       sse_published_(registry_.AddCounter("segstream_sse_events_published_total",
@@ -143,6 +153,15 @@ void ServeMetrics::Collect(const Snapshot* snap, const SseHub* sse,
   if (st.replay_known) {
     replay_done_.Get().Set(st.replay_done ? 1 : 0);
     replay_events_.Get().Set(d(st.replay_events));
+  }
+  const SegmentsView& segments = snap->segments;
+  if (segments.model && segments.error.empty()) {
+    model_version_.Get().Set(d(segments.model->version));
+    kmeans_inertia_.Get().Set(segments.inertia());
+    const std::vector<int64_t> sizes = segments.sizes();
+    for (size_t i = 0; i < sizes.size(); ++i) {
+      segment_size_.WithLabels({std::to_string(i)}).Set(d(sizes[i]));
+    }
   }
 }
 

@@ -74,6 +74,9 @@ class ServeMetrics {
   Family<Gauge>& items_;
   Family<Gauge>& replay_done_;
   Family<Gauge>& replay_events_;
+  Family<Gauge>& model_version_;
+  Family<Gauge>& kmeans_inertia_;
+  Family<Gauge>& segment_size_;
   Family<Gauge>& sse_clients_;
   Family<Counter>& sse_published_;
   Family<Counter>& sse_dropped_;

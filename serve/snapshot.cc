@@ -76,9 +76,10 @@ std::vector<storage::ItemCounts> SumPanes(
 std::shared_ptr<const Snapshot> BuildSnapshot(
     storage::PipelineStatus status, std::vector<storage::ItemCounts> all_items,
     const std::map<std::pair<int32_t, int64_t>, std::vector<storage::ItemCounts>>& panes,
-    const stream::WindowOptions& windows) {
+    const stream::WindowOptions& windows, SegmentsView segments) {
   auto snap = std::make_shared<Snapshot>();
   snap->status = std::move(status);
+  snap->segments = std::move(segments);
   snap->watermark_ms = snap->status.min_partition_max_event_ms > 0
                            ? snap->status.min_partition_max_event_ms - windows.allowed_lateness_ms
                            : 0;
@@ -138,14 +139,17 @@ Status SnapshotCache::Refresh() {
   auto items =
       status.ok() ? reader.ReadItems() : Result<std::vector<storage::ItemCounts>>(status.status());
   Status panes = items.ok() ? RefreshPanes(reader) : items.status();
-  if (!panes.ok()) {
+  // The segment model and statistics are a few hundred bytes per partition: read every time.
+  auto segments = panes.ok() ? ReadSegmentsView(redis_.get()) : Result<SegmentsView>(panes);
+  if (!segments.ok()) {
     redis_.reset();  // reconnect next time
     panes_.clear();  // a version read from a restarted Redis could repeat: reload everything
-    return panes;
+    return segments.status();
   }
   std::map<std::pair<int32_t, int64_t>, std::vector<storage::ItemCounts>> pane_items;
   for (const auto& [key, pane] : panes_) pane_items.emplace(key, pane.items);
-  auto snap = BuildSnapshot(std::move(*status), std::move(*items), pane_items, options_.windows);
+  auto snap = BuildSnapshot(std::move(*status), std::move(*items), pane_items, options_.windows,
+                            std::move(*segments));
   std::lock_guard lock(mu_);
   current_ = std::move(snap);
   return Status::Ok();

@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "serve/segments_view.h"
 #include "storage/redis_client.h"
 #include "storage/snapshot_reader.h"
 #include "stream/tdigest.h"
@@ -48,6 +49,7 @@ struct Snapshot {
   storage::PipelineStatus status;
   int64_t watermark_ms = 0;
   std::map<std::string, WindowView, std::less<>> windows;  // "all", "1h", "24h", "7d", "30d"
+  SegmentsView segments;                                   // the model and live membership
   std::chrono::system_clock::time_point built_at;
 
   const WindowView& all() const { return windows.at("all"); }
@@ -66,7 +68,7 @@ std::vector<storage::ItemCounts> SumPanes(
 std::shared_ptr<const Snapshot> BuildSnapshot(
     storage::PipelineStatus status, std::vector<storage::ItemCounts> all_items,
     const std::map<std::pair<int32_t, int64_t>, std::vector<storage::ItemCounts>>& panes,
-    const stream::WindowOptions& windows);
+    const stream::WindowOptions& windows, SegmentsView segments = {});
 
 struct SnapshotCacheOptions {
   storage::RedisOptions redis;

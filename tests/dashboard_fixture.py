@@ -18,31 +18,34 @@ import urllib.parse
 # Hand-written, DESIGN §6 shapes. Labels follow DESIGN §3.
 FEATURES = ["recency_days", "frequency", "monetary", "mean_basket_value", "mean_distinct_items",
             "return_rate"]
+_CENTROIDS = [  # (label, size, original units in FEATURES order, model units)
+    ("Champions", 412, [9.5, 28.0, 11840.0, 423.0, 24.1, 0.021], [-1.2, 2.1, 2.3, 1.1, 0.9, -0.4]),
+    ("Loyal", 1107, [24.0, 7.5, 2650.0, 353.0, 21.7, 0.018], [-0.6, 0.9, 0.8, 0.7, 0.6, -0.5]),
+    ("New", 688, [18.0, 1.2, 310.0, 258.0, 17.0, 0.004], [-0.8, -0.9, -0.7, 0.1, 0.2, -0.6]),
+    ("At risk", 903, [96.0, 3.4, 980.0, 288.0, 18.9, 0.035], [0.4, 0.1, 0.0, 0.3, 0.4, 0.1]),
+    ("Lapsed", 1064, [248.0, 1.4, 350.0, 250.0, 14.2, 0.011], [1.6, -0.8, -0.6, 0.0, -0.1, -0.3]),
+    ("Big spenders", 198, [31.0, 4.1, 8900.0, 2170.0, 9.8, 0.062],
+     [-0.4, 0.3, 2.0, 3.1, -0.7, 0.8]),
+]
 SEGMENTS = {
     "model_version": 42,
     "k": 6,
     "features": FEATURES,
-    "transform": "log1p then robust scaling (median/IQR)",
+    "transform": {
+        "description": "signed log1p on the first five features; then (x - median) / IQR",
+        "per_feature": {f: {"log1p": f != "return_rate", "center": 0.0, "scale": 1.0}
+                        for f in FEATURES},
+    },
     "inertia": 1873.4,
+    "as_of_ms": 1323400000000,
+    "watermark_ms": 1323400000000,
+    "scored": True,
+    "customers": 4372,
+    "segmented": 4372,
     "segments": [
-        {"id": 0, "label": "Champions", "size": 412,
-         "centroid": [9.5, 28.0, 11840.0, 423.0, 24.1, 0.021],
-         "centroid_scaled": [-1.2, 2.1, 2.3, 1.1, 0.9, -0.4]},
-        {"id": 1, "label": "Loyal", "size": 1107,
-         "centroid": [24.0, 7.5, 2650.0, 353.0, 21.7, 0.018],
-         "centroid_scaled": [-0.6, 0.9, 0.8, 0.7, 0.6, -0.5]},
-        {"id": 2, "label": "New", "size": 688,
-         "centroid": [18.0, 1.2, 310.0, 258.0, 17.0, 0.004],
-         "centroid_scaled": [-0.8, -0.9, -0.7, 0.1, 0.2, -0.6]},
-        {"id": 3, "label": "At risk", "size": 903,
-         "centroid": [96.0, 3.4, 980.0, 288.0, 18.9, 0.035],
-         "centroid_scaled": [0.4, 0.1, 0.0, 0.3, 0.4, 0.1]},
-        {"id": 4, "label": "Lapsed", "size": 1064,
-         "centroid": [248.0, 1.4, 350.0, 250.0, 14.2, 0.011],
-         "centroid_scaled": [1.6, -0.8, -0.6, 0.0, -0.1, -0.3]},
-        {"id": 5, "label": "Big spenders", "size": 198,
-         "centroid": [31.0, 4.1, 8900.0, 2170.0, 9.8, 0.062],
-         "centroid_scaled": [-0.4, 0.3, 2.0, 3.1, -0.7, 0.8]},
+        {"id": i, "label": label, "size": size, "centroid": dict(zip(FEATURES, original)),
+         "centroid_scaled": scaled}
+        for i, (label, size, original, scaled) in enumerate(_CENTROIDS)
     ],
 }
 DRIFT = {

@@ -307,12 +307,18 @@
     for (const s of segs) state.labels.set(Number(s.id), s.label);
     const meta = [];
     if (body.k !== undefined) meta.push(`k = ${body.k}`);
-    if (body.model_version !== undefined) meta.push(`model v${body.model_version}`);
-    if (Number.isFinite(body.inertia)) meta.push(`inertia ${fmtNum(body.inertia)}`);
+    if (body.model_version === 0) {
+      meta.push('warming up');
+    } else {
+      if (body.model_version !== undefined) meta.push(`model v${body.model_version}`);
+      if (Number.isFinite(body.inertia)) meta.push(`inertia ${fmtNum(body.inertia)}`);
+    }
+    if (body.scored === false && segs.length) meta.push('re-scoring');
     $('segments-meta').textContent = meta.join(' · ');
     if (!segs.length) {
       $('segments-body').replaceChildren();
-      setPanel('segments', 'empty', 'No customers segmented yet.');
+      setPanel('segments', 'empty', body.model_version === 0
+        ? 'Warming up: no segment model yet.' : 'No customers segmented yet.');
       return;
     }
     const features = Array.isArray(body.features) ? body.features : [];
@@ -325,7 +331,10 @@
       const share = (Number(s.size) || 0) / total;
       const fill = el('div', {class: `share-fill ${segClass(s.id)}`});
       fill.style.width = `${(share * 100).toFixed(1)}%`;  // CSSOM: allowed by the page's CSP
-      const centroid = Array.isArray(s.centroid) ? s.centroid : [];
+      // Centroids in original units: an object keyed by feature name (DESIGN §6), or a list
+      // ordered as `features`.
+      const c = s.centroid || {};
+      const centroid = Array.isArray(c) ? c : features.map((f) => c[f]);
       return el('tr', {'data-segment': String(s.id)},
         el('td', {}, el('div', {class: 'seg-name'}, el('span', {class: `swatch ${segClass(s.id)}`}),
                         el('span', {class: 'seg-label', text: s.label || `segment ${s.id}`}),
@@ -337,7 +346,7 @@
     });
     const table = el('table', {id: 'segments-table'}, el('thead', {}, head), el('tbody', {}, ...rows));
     const transform = typeof body.transform === 'string' ? body.transform
-      : body.transform ? (body.transform.name || body.transform.kind || '') : '';
+      : body.transform ? (body.transform.description || body.transform.name || '') : '';
     const children = [mixBar(segs, total), el('div', {class: 'scroll-x'}, table)];
     if (transform) {
       children.push(el('p', {class: 'legend',
