@@ -57,7 +57,7 @@ struct SegmenterOptions {
   // Customers re-scored per partition per cycle (bounds the cycle's extra work).
   size_t sweep_chunk = 5000;
   // A refresh is published only if a centroid moves more than this (model units) or as-of moves.
-  double refresh_tolerance = 1e-4;
+  double refresh_tolerance = 1e-3;
 };
 
 // One cycle's changes to one partition, adopted once its commit lands.

@@ -135,7 +135,10 @@ struct SegmentModelOptions {
   int k = 6;                // segments, 1..64
   uint64_t seed = 1;        // k-means++ restarts derive from it
   int init_restarts = 10;   // k-means++ + Lloyd runs on the initialisation sample, best kept
-  double hysteresis = 0.05;  // a customer moves only if the new centroid is this fraction closer
+  // A customer moves only if the new centroid is this fraction closer. Measured on Online Retail
+  // (6 partitions, converged model): 0.05 leaves 3.4% of customers outside their nearest segment,
+  // 0.01 leaves 0.7%; 0.005 keeps that under 0.5% and still damps boundary flapping.
+  double hysteresis = 0.005;
 };
 
 struct SegmentModel {

@@ -145,6 +145,13 @@ def check_export(segments, header, rows, customers):
     labels = [int(r[1]) for r in rows]
     assert all(0 <= s < k for s in labels)
     agree = sum(1 for p, s in zip(points, labels) if nearest(p, centroids)[0] == s) / len(rows)
+    # How much closer the nearest centroid is for those that are not in it (hysteresis keeps a
+    # customer in its segment unless the new one is closer by the margin).
+    gaps = sorted(1 - nearest(p, centroids)[1] ** 0.5 / sq_dist(p, centroids[s]) ** 0.5
+                  for p, s in zip(points, labels) if nearest(p, centroids)[0] != s)
+    if gaps:
+        print(f"{len(gaps)} customers not in their nearest segment; nearest closer by "
+              f"median {gaps[len(gaps) // 2]:.4f}, max {gaps[-1]:.4f}")
     model_inertia = inertia(points, centroids)
     best = min(lloyd(points, k, seed)[1] for seed in range(10))
     ratio = model_inertia / best
