@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <set>
+#include <tuple>
 
 #include "storage/keys.h"
 #include "storage/snapshot_reader.h"
@@ -344,21 +345,11 @@ Result<int64_t> Segmenter::AsOf(int64_t fallback_ms) {
   return watermark - watermark % kDayMs;  // whole days: recency is measured in days
 }
 
-Status Segmenter::MaybeInit() {
+Result<std::vector<stream::FeatureVector>> Segmenter::PopulationSample(int64_t* as_of_ms) {
   auto partitions = Partitions();
   if (!partitions.ok()) return partitions.status();
-  int64_t with_sale = 0;
-  for (int32_t p : *partitions) {
-    auto v = redis_->Command(
-        {"HGET", storage::SegmentMetaKey(p), "customers"});
-    if (!v.ok()) return v.status();
-    auto n = v->AsInt();
-    if (n.ok()) with_sale += *n;
-  }
-  if (with_sale < std::max<int64_t>(options_.init_min_customers, 1)) return Status::Ok();
-
   // Every customer with a sale, in a hash order that does not depend on the partitioning; the
-  // first max_init_sample of them seed the model.
+  // first max_init_sample of them are the sample.
   std::vector<std::pair<uint64_t, stream::CustomerState>> customers;
   int64_t newest_sale = 0;
   for (int32_t p : *partitions) {
@@ -374,19 +365,89 @@ Status Segmenter::MaybeInit() {
   std::sort(customers.begin(), customers.end(),
             [](const auto& a, const auto& b) { return a.first < b.first; });
   if (customers.size() > options_.max_init_sample) customers.resize(options_.max_init_sample);
-  auto as_of = AsOf(newest_sale);
-  if (!as_of.ok()) return as_of.status();
+  if (*as_of_ms <= 0) {
+    auto as_of = AsOf(newest_sale);
+    if (!as_of.ok()) return as_of.status();
+    *as_of_ms = *as_of;
+  }
   std::vector<stream::FeatureVector> sample;
   sample.reserve(customers.size());
-  for (const auto& [hash, state] : customers) sample.push_back(stream::RawFeatures(state, *as_of));
-  auto model = stream::InitModel(sample, *as_of, options_.model);
+  for (const auto& [hash, state] : customers) sample.push_back(stream::RawFeatures(state, *as_of_ms));
+  return sample;
+}
+
+Status Segmenter::MaybeInit() {
+  auto partitions = Partitions();
+  if (!partitions.ok()) return partitions.status();
+  int64_t with_sale = 0;
+  for (int32_t p : *partitions) {
+    auto v = redis_->Command({"HGET", storage::SegmentMetaKey(p), "customers"});
+    if (!v.ok()) return v.status();
+    auto n = v->AsInt();
+    if (n.ok()) with_sale += *n;
+  }
+  if (with_sale < std::max<int64_t>(options_.init_min_customers, 1)) return Status::Ok();
+  int64_t as_of = 0;
+  auto sample = PopulationSample(&as_of);
+  if (!sample.ok()) return sample.status();
+  auto model = stream::InitModel(*sample, as_of, options_.model);
   if (!model.ok()) return model.status();
-  auto published = store_.Publish(0, model->version, model->Encode());
+  spdlog::info("segment model initialised from {} customers", sample->size());
+  refit_as_of_ = as_of;
+  return Publish(std::move(*model), std::chrono::steady_clock::now());
+}
+
+Status Segmenter::Refit() {
+  int64_t as_of = model_.as_of_ms;
+  auto sample = PopulationSample(&as_of);
+  if (!sample.ok()) return sample.status();
+  if (sample->size() < static_cast<size_t>(model_.k)) return Status::Ok();
+  auto fitted = stream::InitModel(*sample, as_of, options_.model);
+  if (!fitted.ok()) return fitted.status();
+  // Keep ids: pair each fitted centroid with the nearest current one (both in the fitted model's
+  // units), closest pairs first, so memberships and labels carry over.
+  const int k = model_.k;
+  std::vector<stream::FeatureVector> current(k);
+  for (int c = 0; c < k; ++c) current[c] = fitted->transform.Apply(model_.CentroidOriginal(c));
+  std::vector<std::tuple<double, int, int>> pairs;
+  for (int f = 0; f < k; ++f) {
+    for (int c = 0; c < k; ++c) {
+      double d2 = 0;
+      for (int j = 0; j < stream::kFeatureCount; ++j) {
+        const double d = fitted->centroids[f][j] - current[c][j];
+        d2 += d * d;
+      }
+      pairs.emplace_back(d2, f, c);
+    }
+  }
+  std::sort(pairs.begin(), pairs.end());
+  std::vector<int> slot_of(k, -1);
+  std::vector<bool> taken(k, false);
+  for (const auto& [d2, f, c] : pairs) {
+    if (slot_of[f] >= 0 || taken[c]) continue;
+    slot_of[f] = c;
+    taken[c] = true;
+  }
+  stream::SegmentModel next = *fitted;
+  for (int f = 0; f < k; ++f) {
+    next.centroids[slot_of[f]] = fitted->centroids[f];
+    next.sizes[slot_of[f]] = fitted->sizes[f];
+  }
+  std::vector<stream::FeatureVector> original(k);
+  for (int c = 0; c < k; ++c) original[c] = next.CentroidOriginal(c);
+  next.labels = stream::LabelSegments(original, model_.labels);
+  next.version = model_.version + 1;
+  spdlog::info("segment model re-fitted on {} customers as of {}", sample->size(), as_of);
+  refit_as_of_ = as_of;
+  return Publish(std::move(next), std::chrono::steady_clock::now());
+}
+
+Status Segmenter::Publish(stream::SegmentModel model, std::chrono::steady_clock::time_point now) {
+  auto published = store_.Publish(model_.version, model.version, model.Encode());
   if (!published.ok()) return published.status();
   if (*published) {
-    spdlog::info("segment model initialised from {} customers", sample.size());
-    published_ = std::chrono::steady_clock::now();
-    AdoptModel(std::move(*model));
+    published_ = now;
+    AdoptModel(std::move(model));
   }
   return Status::Ok();
 }
@@ -424,16 +485,11 @@ Status Segmenter::MaybeRefresh(std::chrono::steady_clock::time_point now) {
     shift = std::max(shift, std::sqrt(d2));
   }
   if (shift <= options_.refresh_tolerance && refreshed->as_of_ms == model_.as_of_ms) {
-    return Status::Ok();
+    // Converged at this as-of: re-fit once on the whole population (see the header).
+    return all_scored && refit_as_of_ != model_.as_of_ms ? Refit() : Status::Ok();
   }
   refreshed->version = model_.version + 1;
-  auto published = store_.Publish(model_.version, refreshed->version, refreshed->Encode());
-  if (!published.ok()) return published.status();
-  if (*published) {
-    published_ = now;
-    AdoptModel(std::move(*refreshed));
-  }
-  return Status::Ok();
+  return Publish(std::move(*refreshed), now);
 }
 
 }  // namespace segstream::ingest

@@ -11,7 +11,14 @@
 // customers have a sale (k-means++ on all of them), then refreshes — each centroid becomes the
 // mean of its current members (Σ over partitions of the statistics) with as-of = the watermark
 // (whole days) — once every partition has re-scored its customers against the current version (or
-// after `max_refresh_wait`). A new version starts a re-scoring sweep on every owned partition,
+// after `max_refresh_wait`). Once the model has converged at an as-of (a refresh would move no
+// centroid beyond `refresh_tolerance`), the lease holder re-fits it once for that as-of: transform
+// and k-means++ (best of restarts) on every customer's features at that as-of, ids matched to the
+// current segments so labels and memberships carry over. The early transform was fitted on a few
+// weeks of customers, and the converged model depended on the path the stream took (when the
+// first model was made); the re-fit on the whole population depends only on the population, which
+// is what makes 1 and 6 partitions agree (DESIGN §3 determinism), and it keeps the scaling current
+// as the population drifts. A new version starts a re-scoring sweep on every owned partition,
 // `sweep_chunk` customers per cycle: recency is recomputed at the new as-of and customers are
 // re-assigned (with hysteresis). Assign-all then mean-of-members is Lloyd's iteration over the
 // whole population; it stops publishing once centroids move less than `refresh_tolerance`.
@@ -139,6 +146,11 @@ class Segmenter {
   void StartSweep(Partition* p) const;
   Status MaybeInit();
   Status MaybeRefresh(std::chrono::steady_clock::time_point now);
+  // Every customer with a sale on every partition, in hash order (independent of partitioning),
+  // at most max_init_sample, as raw features at `as_of_ms` (0: the watermark, in whole days).
+  Result<std::vector<stream::FeatureVector>> PopulationSample(int64_t* as_of_ms);
+  Status Refit();
+  Status Publish(stream::SegmentModel model, std::chrono::steady_clock::time_point now);
   Result<std::vector<int32_t>> Partitions();
   Result<int64_t> AsOf(int64_t fallback_ms);
 
@@ -153,6 +165,7 @@ class Segmenter {
   std::map<int32_t, Partition> partitions_;
   std::chrono::steady_clock::time_point next_tick_{};
   std::chrono::steady_clock::time_point published_{};
+  int64_t refit_as_of_ = 0;  // as-of of the last fit made by this worker (init or re-fit)
   int64_t events_produced_ = 0;
   v1::SegmentChange change_;  // reused
   std::string buffer_;
