@@ -226,14 +226,14 @@ Status Segmenter::Rescore(SegmentBatch* batch, const std::string& id, stream::Cu
 
   v1::ChangeReason reason = v1::PURCHASE;
   if (trigger == Trigger::kSweep) {
-    // LAPSE when the customer's own vector (its recency, as event time advanced) moves it even
-    // against the centroids it was last scored with; MODEL_UPDATE when the centroids moved.
+    // LAPSE: no purchase of theirs, but event time moved on since they were last scored (their
+    // recency grew) and they move to a segment of longer recency. Otherwise the centroids moved:
+    // MODEL_UPDATE (first assignments by a sweep included).
     reason = v1::MODEL_UPDATE;
-    if (old.segment >= 0 && previous_model_.ready() && previous_model_.k == model_.k) {
-      const stream::FeatureVector before = previous_model_.transform.Apply(raw);
-      const auto by_self =
-          stream::AssignSegment(previous_model_, before, old.segment, options_.model.hysteresis);
-      if (by_self.segment != old.segment) reason = v1::LAPSE;
+    if (old.segment >= 0 && old.segment < model_.k && old.as_of_ms < model_.as_of_ms &&
+        model_.CentroidOriginal(a.segment)[stream::kRecencyDays] >
+            model_.CentroidOriginal(old.segment)[stream::kRecencyDays]) {
+      reason = v1::LAPSE;
     }
   }
   return Emit(*batch, id, old, *state, reason, event_time_ms, offset);
@@ -294,7 +294,6 @@ void Segmenter::Adopt(SegmentBatch&& batch) {
 void Segmenter::AdoptModel(stream::SegmentModel model) {
   spdlog::info("segment model v{}: k {} as of {} inertia {:.1f}", model.version, model.k,
                model.as_of_ms, model.inertia);
-  previous_model_ = std::move(model_);
   model_ = std::move(model);
   for (auto& [id, p] : partitions_) {
     if (p.stats.size() != static_cast<size_t>(model_.k)) p.stats.assign(model_.k, {});

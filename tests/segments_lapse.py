@@ -2,9 +2,11 @@
 
 The test writes its own input, event time chosen by hand: 150 steady customers buy every 3 days
 for a year; 40 "lapsers" (the watched customer among them) buy every 2 days for the first 40 days
-and then never again. As the other customers' checkouts move the watermark, the re-scoring sweeps
-recompute recency: the watched customer must get a LAPSE segment change after its last purchase,
-end in the segment labelled "Lapsed", and that segment's centroid must have the largest recency."""
+and then never again. The first 30 days are replayed first and the model is left to converge: the
+watched customer is then an active one, not in the longest-recency segment. Then the rest of the
+year: the other customers' checkouts move the watermark, the re-scoring sweeps recompute recency,
+and the watched customer must get a LAPSE segment change after its last purchase and end in the
+segment with the longest recency, labelled "Lapsed"."""
 import argparse
 import datetime
 import os
@@ -19,9 +21,9 @@ START = datetime.datetime(2011, 1, 1, 9, 0, tzinfo=datetime.timezone.utc)
 WATCHED = "90001"
 
 
-def write_input(path):
-    """(invoice, customer, day) rows, in event-time order; returns the watched customer's last
-    purchase time in ms."""
+def write_input(path, days):
+    """(invoice, customer, day) rows with day in `days`, in event-time order; returns the number
+    of checkouts and the watched customer's last purchase time in ms."""
     purchases = []
     for c in range(150):
         for day in range(c % 3, 365, 3):
@@ -31,10 +33,14 @@ def write_input(path):
             purchases.append((day, f"{90001 + c}", 2 + c % 3, 3.0 + (c % 4)))
     purchases.sort()
     last_ms = 0
+    count = 0
     with open(path, "w") as f:
         f.write("InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,"
                 "Country\n")
         for n, (day, customer, quantity, price) in enumerate(purchases):
+            if day not in days:
+                continue
+            count += 1
             when = START + datetime.timedelta(days=day, minutes=n % 600)
             stamp = when.strftime("%Y-%m-%d %H:%M:%S")
             for line in range(2):
@@ -42,7 +48,23 @@ def write_input(path):
                         f"{customer},United Kingdom\n")
             if customer == WATCHED:
                 last_ms = int(when.timestamp() * 1000)
-    return len(purchases), last_ms
+    return count, last_ms
+
+
+def replay_and_converge(pipe, path, expected_total):
+    pipe.replay(path)
+    assert pipe.replay_proc.wait(timeout=120) == 0, pipe.procs.log(pipe.replay_proc)
+    wait_for(lambda: pipe.processed() == expected_total, 180, "the input to be processed")
+    return wait_converged(pipe, 180)
+
+
+def watched_events(pipe):
+    events = [e for e in pipe.read_topic("segment-changes") if e["customer_id"] == WATCHED]
+    for e in events:
+        day = (e["event_time_ms"] - START.timestamp() * 1000) / DAY_MS
+        print(f"  {e['reason']:<13} {e['from_segment']:>2} -> {e['to_segment']} "
+              f"({e['to_label']}) at day {day:.0f}, model v{e['model_version']}")
+    return events
 
 
 def main():
@@ -50,32 +72,34 @@ def main():
     ap.add_argument("--segstream", required=True)
     args = ap.parse_args()
     with Processes() as procs:
-        path = os.path.join(procs.tmp, "lapse.csv")
-        checkouts, watched_last_ms = write_input(path)
+        first = os.path.join(procs.tmp, "days-0-29.csv")
+        rest = os.path.join(procs.tmp, "days-30-364.csv")
+        first_count, _ = write_input(first, range(0, 30))
+        rest_count, watched_last_ms = write_input(rest, range(30, 365))
         pipe = Pipeline(procs, args.segstream, partitions=3,
                         worker_args=["--segment-init-customers", "100"]).start()
         try:
             pipe.worker("w1")
-            # Paced, so the model is made early and re-scored as event time advances.
-            pipe.replay(path, speed="2000000")
-            summary = {"checkouts": checkouts}
-            wait_for(lambda: pipe.processed() == checkouts and pipe.status()["replay"]["done"],
-                     180, "the input to be processed")
-            segments = wait_converged(pipe, 180)
-            events = [e for e in pipe.read_topic("segment-changes") if e["customer_id"] == WATCHED]
-            for e in events:
-                print(f"  {e['reason']:<13} {e['from_segment']:>2} -> {e['to_segment']} "
-                      f"({e['to_label']}) at day {(e['event_time_ms'] - START.timestamp() * 1000) / DAY_MS:.0f}"
-                      f", model v{e['model_version']}")
-            lapses = [e for e in events if e["reason"] == "LAPSE"]
+            segments = replay_and_converge(pipe, first, first_count)
+            by_recency = max(segments["segments"], key=lambda s: s["centroid"]["recency_days"])
+            code, customer = pipe.get(f"/v1/customers/{WATCHED}")
+            assert code == 200, customer
+            print(f"day 29: {WATCHED} in segment {customer['segment']} ({customer['label']}), "
+                  f"recency {customer['features']['recency_days']:.0f} days")
+            assert customer["segment"] != by_recency["id"], (customer, by_recency)
+            before = watched_events(pipe)
+
+            segments = replay_and_converge(pipe, rest, first_count + rest_count)
+            events = watched_events(pipe)
+            lapses = [e for e in events[len(before):] if e["reason"] == "LAPSE"]
             assert lapses, f"no LAPSE event for {WATCHED}: {events}"
             assert all(e["event_time_ms"] > watched_last_ms for e in lapses), lapses
             code, customer = pipe.get(f"/v1/customers/{WATCHED}")
             assert code == 200, customer
             by_recency = max(segments["segments"], key=lambda s: s["centroid"]["recency_days"])
-            print(f"{WATCHED}: segment {customer['segment']} ({customer['label']}), recency "
-                  f"{customer['features']['recency_days']:.0f} days; longest-recency segment "
-                  f"{by_recency['id']} ({by_recency['label']})")
+            print(f"day 364: {WATCHED} in segment {customer['segment']} ({customer['label']}), "
+                  f"recency {customer['features']['recency_days']:.0f} days; longest-recency "
+                  f"segment {by_recency['id']} ({by_recency['label']})")
             assert customer["segment"] == by_recency["id"], (customer, by_recency)
             assert customer["label"] == "Lapsed", customer
             assert events[-1]["to_segment"] == customer["segment"], events[-1]
