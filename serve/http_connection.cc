@@ -264,6 +264,7 @@ Result<std::optional<std::string>> NextPiece(BodyStream& stream) {
 // `response_` holds the status and headers; they go out with `Transfer-Encoding: chunked`, then
 // one chunk per piece, each piece fetched on the blocking pool.
 void Connection::StartChunked(bool head, bool keep_alive) {
+  stream_serializer_.reset();  // it refers to the previous head
   stream_head_.emplace(std::move(response_.base()));
   stream_head_->keep_alive(keep_alive);
   stream_head_->chunked(true);
