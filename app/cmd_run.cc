@@ -10,8 +10,8 @@
 
 #include "app/cli.h"
 #include "app/commands.h"
-#include "app/segment_flags.h"
 #include "app/progress.h"
+#include "app/segment_flags.h"
 #include "app/signals.h"
 #include "ingest/mock_broker.h"
 #include "ingest/replay.h"

@@ -36,7 +36,7 @@ std::string Hex64(uint64_t v) {
 const std::string& LabelOf(const stream::SegmentModel& model, int32_t segment) {
   static const std::string kNone;
   return segment >= 0 && segment < static_cast<int32_t>(model.labels.size()) ? model.labels[segment]
-                                                                              : kNone;
+                                                                             : kNone;
 }
 
 }  // namespace
@@ -167,8 +167,8 @@ Status Segmenter::OnCheckout(SegmentBatch* batch, const std::string& customer_id
     batch->meta_changed = true;
   }
   if (model_.ready() && state.has_sale()) {
-    if (Status s = Rescore(batch, customer_id, &state, Trigger::kPurchase, checkout.event_time_ms,
-                           offset);
+    if (Status s =
+            Rescore(batch, customer_id, &state, Trigger::kPurchase, checkout.event_time_ms, offset);
         !s.ok()) {
       return s;
     }
@@ -242,8 +242,8 @@ Status Segmenter::Rescore(SegmentBatch* batch, const std::string& id, stream::Cu
 Status Segmenter::Emit(const SegmentBatch& batch, const std::string& id,
                        const stream::CustomerState& old, const stream::CustomerState& now,
                        v1::ChangeReason reason, int64_t event_time_ms, int64_t offset) {
-  const std::string trigger = offset >= 0 ? "offset " + std::to_string(offset)
-                                          : "sweep " + std::to_string(model_.version);
+  const std::string trigger =
+      offset >= 0 ? "offset " + std::to_string(offset) : "sweep " + std::to_string(model_.version);
   const std::string key = id + '\x1f' + v1::ChangeReason_Name(reason) + '\x1f' +
                           std::to_string(old.segment) + '\x1f' + std::to_string(now.segment) +
                           '\x1f' + std::to_string(model_.version) + '\x1f' +
@@ -268,7 +268,8 @@ Status Segmenter::Emit(const SegmentBatch& batch, const std::string& id,
 }
 
 void Segmenter::Fill(const SegmentBatch& batch, storage::CheckoutsCommit* commit) {
-  for (const auto& [id, state] : batch.changed) commit->customers[id] = stream::EncodeCustomer(state);
+  for (const auto& [id, state] : batch.changed)
+    commit->customers[id] = stream::EncodeCustomer(state);
   if (batch.stats_changed) commit->segment_stats = stream::EncodeStats(batch.stats);
   if (batch.basket) commit->basket_digest = batch.basket->Serialize();
   if (batch.meta_changed) {
@@ -371,7 +372,8 @@ Result<std::vector<stream::FeatureVector>> Segmenter::PopulationSample(int64_t* 
   }
   std::vector<stream::FeatureVector> sample;
   sample.reserve(customers.size());
-  for (const auto& [hash, state] : customers) sample.push_back(stream::RawFeatures(state, *as_of_ms));
+  for (const auto& [hash, state] : customers)
+    sample.push_back(stream::RawFeatures(state, *as_of_ms));
   return sample;
 }
 
@@ -457,8 +459,7 @@ Status Segmenter::MaybeRefresh(std::chrono::steady_clock::time_point now) {
   std::vector<stream::SegmentStats> merged(model_.k);
   bool all_scored = true;
   for (int32_t p : *partitions) {
-    auto meta = redis_->Command({"HGET", storage::SegmentMetaKey(p),
-                                 "scored_version"});
+    auto meta = redis_->Command({"HGET", storage::SegmentMetaKey(p), "scored_version"});
     if (!meta.ok()) return meta.status();
     auto scored = meta->AsInt();
     if (!scored.ok() || *scored < model_.version) all_scored = false;

@@ -26,9 +26,9 @@
 // Events: a SegmentChange on `segment-changes` for every first assignment (from -1) and every
 // move: PURCHASE when a checkout caused it; LAPSE when a sweep moved a customer to a segment of
 // longer recency after event time advanced past their last scoring (they stopped buying);
-// MODEL_UPDATE for the other sweep moves (the centroids moved) and sweep first assignments. event_id is a hash of
-// (customer, reason, from, to, model version, trigger), the trigger being the source offset or the
-// sweep's version: the same input gives the same id.
+// MODEL_UPDATE for the other sweep moves (the centroids moved) and sweep first assignments.
+// event_id is a hash of (customer, reason, from, to, model version, trigger), the trigger being the
+// source offset or the sweep's version: the same input gives the same id.
 #pragma once
 
 #include <chrono>
@@ -161,7 +161,7 @@ class Segmenter {
   std::string owner_;
   storage::ModelStore store_;
   storage::PartitionStateStore state_;
-  stream::SegmentModel model_;           // current (version 0: none yet)
+  stream::SegmentModel model_;  // current (version 0: none yet)
   std::map<int32_t, Partition> partitions_;
   std::chrono::steady_clock::time_point next_tick_{};
   std::chrono::steady_clock::time_point published_{};

@@ -1,7 +1,6 @@
 #include "ingest/worker.h"
 
 #include <spdlog/spdlog.h>
-
 #include <unistd.h>
 
 #include <algorithm>
@@ -59,10 +58,10 @@ Result<std::unique_ptr<Worker>> Worker::Create(const WorkerOptions& options) {
   w->checkout_stage_ = std::make_unique<CheckoutStage>(w->producer_.get());
   // The model lease needs an id unique to this worker instance, across processes and threads.
   std::random_device random;
-  const std::string owner = std::to_string(::getpid()) + "-" + std::to_string(random()) +
-                            std::to_string(random());
-  w->segmenter_ = std::make_unique<Segmenter>(options.segments, w->redis_.get(),
-                                              w->producer_.get(), owner);
+  const std::string owner =
+      std::to_string(::getpid()) + "-" + std::to_string(random()) + std::to_string(random());
+  w->segmenter_ =
+      std::make_unique<Segmenter>(options.segments, w->redis_.get(), w->producer_.get(), owner);
   w->rebalancer_ = std::make_unique<Rebalancer>(w.get());
   auto consumer = CreateConsumer(options.kafka, w->rebalancer_.get());
   if (!consumer.ok()) return consumer.status();
@@ -255,8 +254,8 @@ Status Worker::Cycle(const std::atomic<bool>& stop) {
       batch = &segments.emplace(id, segmenter_->Begin(id.second)).first->second;
     }
     if (has_records) {
-      if (Status s = checkout_stage_->Process(id.second, records->second, &commit,
-                                              segmenter_.get(), batch);
+      if (Status s = checkout_stage_->Process(id.second, records->second, &commit, segmenter_.get(),
+                                              batch);
           !s.ok()) {
         return s;
       }

@@ -103,6 +103,17 @@ json TransformJson(const stream::FeatureTransform& t) {
   return {{"description", t.Describe()}, {"per_feature", per_feature}};
 }
 
+// Quantiles of the basket value of every checkout with a sale (t-digest, issue 4): what a
+// "typical" basket is, next to the segments' mean basket values.
+json BasketJson(const SegmentsView& view) {
+  if (!view.basket || view.basket->Count() == 0) return nullptr;
+  json quantiles = json::object();
+  for (const char* q : {"0.1", "0.25", "0.5", "0.75", "0.9", "0.99"}) {
+    quantiles[q] = view.basket->Quantile(std::stod(q));
+  }
+  return {{"checkouts", view.basket->Count()}, {"quantiles", quantiles}};
+}
+
 Response SegmentsEndpoint(const SnapshotCache* cache, int default_k, const Request& request) {
   if (Status s = CheckParams(request, {}); !s.ok()) return ErrorResponse(s);
   auto snap = Current(cache);
@@ -111,9 +122,10 @@ Response SegmentsEndpoint(const SnapshotCache* cache, int default_k, const Reque
   if (!view.error.empty()) {
     return JsonError(500, "the segment state in Redis does not decode: " + view.error);
   }
-  json body = {{"features", FeatureNamesJson()}, {"watermark_ms", (*snap)->watermark_ms},
-               {"scored", view.scored},          {"customers", view.customers},
-               {"segmented", view.segmented},    {"segments", json::array()}};
+  json body = {{"features", FeatureNamesJson()},  {"watermark_ms", (*snap)->watermark_ms},
+               {"scored", view.scored},           {"customers", view.customers},
+               {"segmented", view.segmented},     {"segments", json::array()},
+               {"basket_value", BasketJson(view)}};
   if (!view.model) {  // warming up: not an error, the dashboard says so
     body.update({{"model_version", 0},
                  {"k", default_k},

@@ -264,6 +264,23 @@ TEST_F(SegmentsApiTest, WithoutLiveStatisticsTheModelSizesAreReported) {
   for (int s = 0; s < 3; ++s) EXPECT_EQ(body["segments"][s]["size"], model_.sizes[s]);
 }
 
+TEST_F(SegmentsApiTest, BasketValueQuantilesMergeEveryPartitionsDigest) {
+  WritePipeline();
+  // Basket values 1..1000 spread over two partitions' digests; partition 2 has none.
+  stream::TDigest even, odd;
+  for (int v = 1; v <= 1000; ++v) (v % 2 ? odd : even).Add(v);
+  Run({"SET", storage::BasketDigestKey(0), even.Serialize()});
+  Run({"SET", storage::BasketDigestKey(1), odd.Serialize()});
+  Refresh();
+  const json body = json::parse(Get("/v1/segments").body());
+  ASSERT_TRUE(body["basket_value"].is_object()) << body.dump();
+  EXPECT_EQ(body["basket_value"]["checkouts"], 1000);
+  // Exact quantiles of 1..1000 are q·1000 (within one rank); the merged digest is far closer.
+  for (const char* q : {"0.1", "0.25", "0.5", "0.75", "0.9", "0.99"}) {
+    EXPECT_NEAR(body["basket_value"]["quantiles"][q].get<double>(), std::stod(q) * 1000, 2) << q;
+  }
+}
+
 TEST_F(SegmentsApiTest, BeforeAnyModelItIsWarmingUpNotAnError) {
   Run({"SADD", storage::PartitionsSetKey(storage::kCheckoutsTopic), "0"});
   Run({"HSET", storage::CustomersKey(0), "17850", stream::EncodeCustomer([] {
@@ -281,6 +298,7 @@ TEST_F(SegmentsApiTest, BeforeAnyModelItIsWarmingUpNotAnError) {
   EXPECT_TRUE(body["transform"].is_null());
   EXPECT_EQ(body["scored"], false);
   EXPECT_EQ(body["features"].size(), 6u);
+  EXPECT_TRUE(body["basket_value"].is_null());
   EXPECT_EQ(Get("/v1/customers/17850").result_int(), 404);
   const StringResponse csv = Get("/v1/export/customers.csv");
   EXPECT_EQ(csv.result_int(), 200);

@@ -73,7 +73,21 @@ Result<SegmentsView> ReadSegmentsView(storage::RedisConnection* redis) {
     broken.error = parts.status().message();
     return broken;
   }
-  return BuildSegmentsView(std::move(*partitions), std::move(*model), *parts);
+  SegmentsView view = BuildSegmentsView(std::move(*partitions), std::move(*model), *parts);
+  for (int32_t p : view.partitions) {
+    auto blob = redis->Command({"GET", storage::BasketDigestKey(p)});
+    if (!blob.ok()) return blob.status();
+    if (blob->is_nil() || blob->str.empty()) continue;
+    auto digest = stream::TDigest::Deserialize(blob->str);
+    if (!digest.ok()) {
+      view.error =
+          "basket digest of checkouts:" + std::to_string(p) + ": " + digest.status().message();
+      break;
+    }
+    if (!view.basket) view.basket.emplace();
+    view.basket->Merge(*digest);
+  }
+  return view;
 }
 
 std::string FormatQuantized(int64_t quantized) {

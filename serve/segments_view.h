@@ -10,6 +10,7 @@
 
 #include "storage/segment_reader.h"
 #include "stream/segments.h"
+#include "stream/tdigest.h"
 
 namespace segstream::serve {
 
@@ -25,6 +26,9 @@ struct SegmentsView {
   bool scored = false;
   int64_t customers = 0;  // Σ segmeta `customers` (customers with a sale)
   int64_t segmented = 0;  // Σ segmeta `segmented`
+  // Basket values (currency units) of every checkout with a sale: the merge of the partitions'
+  // `{checkouts:P}:basket_digest` t-digests; nullopt before any.
+  std::optional<stream::TDigest> basket;
   // Set when the segment state could not be decoded (kCorruption): /v1/segments reports it while
   // the rest of the API keeps answering.
   std::string error;

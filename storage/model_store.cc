@@ -45,8 +45,8 @@ Result<std::optional<std::string>> ModelStore::Read() {
 }
 
 Result<bool> ModelStore::AcquireLease(std::string_view owner, int64_t ttl_ms) {
-  return EvalFlag(redis_, kLeaseScript, {ModelLeaseKey(), std::string(owner), std::to_string(ttl_ms)},
-                  1);
+  return EvalFlag(redis_, kLeaseScript,
+                  {ModelLeaseKey(), std::string(owner), std::to_string(ttl_ms)}, 1);
 }
 
 Result<bool> ModelStore::Publish(int64_t expected_version, int64_t version,

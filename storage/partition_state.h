@@ -45,7 +45,8 @@ struct CheckoutsCommit {
   std::map<std::string, std::string> customers;
   std::string segment_stats;
   std::map<std::string, int64_t> segment_meta;
-  std::string basket_digest;  // TDigest::Serialize of the partition's basket values ('' = unchanged)
+  std::string
+      basket_digest;  // TDigest::Serialize of the partition's basket values ('' = unchanged)
 };
 
 // A stage-1 partition's segment state as committed (raw encodings; ingest/ decodes them).

@@ -5,8 +5,8 @@
 //
 // How the pipeline uses it. Stage 1 keeps a CustomerState per customer (same partition as the
 // customer's checkouts) and, per partition, SegmentStats of its customers' CURRENT vectors: when a
-// customer's vector or segment changes, its old quantized vector is removed from the old segment and
-// the new one added to the new segment. The sums are integers (vectors quantized to 1e-6 model
+// customer's vector or segment changes, its old quantized vector is removed from the old segment
+// and the new one added to the new segment. The sums are integers (vectors quantized to 1e-6 model
 // units), so the global statistics Σ_p stats are exact and independent of the partitioning and of
 // the order of updates. A refresh sets each centroid to its members' mean (one Lloyd step over the
 // whole population, computed from statistics instead of points); the re-scoring sweeps that follow
@@ -33,12 +33,12 @@ using FeatureVector = std::array<double, kFeatureCount>;
 
 // Feature order everywhere (model vectors, /v1/segments `features`, export columns).
 enum FeatureIndex : int {
-  kRecencyDays = 0,       // (as-of time − last sale) in days, ≥ 0
-  kFrequency = 1,         // distinct checkouts with at least one sale line
-  kMonetary = 2,          // net revenue: sales − returns, currency units (may be negative)
-  kMeanBasketValue = 3,   // sales revenue / frequency
+  kRecencyDays = 0,        // (as-of time − last sale) in days, ≥ 0
+  kFrequency = 1,          // distinct checkouts with at least one sale line
+  kMonetary = 2,           // net revenue: sales − returns, currency units (may be negative)
+  kMeanBasketValue = 3,    // sales revenue / frequency
   kMeanDistinctItems = 4,  // distinct skus with a sale line per sale checkout
-  kReturnRate = 5,        // returned units / (sold units + returned units), in [0, 1]
+  kReturnRate = 5,         // returned units / (sold units + returned units), in [0, 1]
 };
 // "recency_days", "frequency", "monetary", "mean_basket_value", "mean_distinct_items",
 // "return_rate".
@@ -132,9 +132,9 @@ std::string EncodeStats(std::span<const SegmentStats> stats);
 Result<std::vector<SegmentStats>> DecodeStats(std::string_view text, int k);
 
 struct SegmentModelOptions {
-  int k = 6;                // segments, 1..64
-  uint64_t seed = 1;        // k-means++ restarts derive from it
-  int init_restarts = 10;   // k-means++ + Lloyd runs on the initialisation sample, best kept
+  int k = 6;               // segments, 1..64
+  uint64_t seed = 1;       // k-means++ restarts derive from it
+  int init_restarts = 10;  // k-means++ + Lloyd runs on the initialisation sample, best kept
   // A customer moves only if the new centroid is this fraction closer. Measured on Online Retail
   // (6 partitions, converged model): 0.05 leaves 3.4% of customers outside their nearest segment,
   // 0.01 leaves 0.7%; 0.005 keeps that under 0.5% and still damps boundary flapping.

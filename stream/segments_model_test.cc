@@ -179,7 +179,8 @@ TEST(FeatureTransform, FitMatchesSortedSampleQuantiles) {
 
   // Zero-inflated return rates: 90% zero, so the IQR is 0; half the 5%-95% range (0.45) rules.
   std::vector<FeatureVector> returns;
-  for (int i = 0; i < 1000; ++i) returns.push_back({1, 1, 1, 1, 1, i < 900 ? 0.0 : 0.9 + i % 2 * 0.1});
+  for (int i = 0; i < 1000; ++i)
+    returns.push_back({1, 1, 1, 1, 1, i < 900 ? 0.0 : 0.9 + i % 2 * 0.1});
   EXPECT_NEAR(FeatureTransform::Fit(returns).scale[kReturnRate], 0.45, 0.01);
 }
 

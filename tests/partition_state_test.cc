@@ -189,8 +189,8 @@ TEST_F(PartitionStateTest, SegmentStateIsCommittedWithTheOffsetAndFencedWithIt) 
   EXPECT_EQ(customers, (std::map<std::string, std::string>{{"12346", "state of 12346, scored"},
                                                            {"12347", "state of 12347"}}));
   EXPECT_EQ(data->stats, "stats v2");
-  EXPECT_EQ(data->meta,
-            (std::map<std::string, int64_t>{{"customers", 2}, {"segmented", 2}, {"scored_version", 1}}));
+  EXPECT_EQ(data->meta, (std::map<std::string, int64_t>{
+                            {"customers", 2}, {"segmented", 2}, {"scored_version", 1}}));
   auto empty = store.LoadSegments(5);
   ASSERT_TRUE(empty.ok());
   EXPECT_TRUE(empty->customers.empty());
