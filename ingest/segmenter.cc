@@ -319,17 +319,7 @@ Status Segmenter::Tick(std::chrono::steady_clock::time_point now) {
 }
 
 Result<std::vector<int32_t>> Segmenter::Partitions() {
-  auto reply = redis_->Command({"SMEMBERS", storage::PartitionsSetKey(storage::kCheckoutsTopic)});
-  if (!reply.ok()) return reply.status();
-  if (reply->is_error()) return Status::Unavailable("SMEMBERS: " + reply->str);
-  std::vector<int32_t> partitions;
-  for (const auto& e : reply->elements) {
-    auto v = e.AsInt();
-    if (!v.ok()) return v.status();
-    partitions.push_back(static_cast<int32_t>(*v));
-  }
-  std::sort(partitions.begin(), partitions.end());
-  return partitions;
+  return storage::SnapshotReader(redis_).Partitions(storage::kCheckoutsTopic);
 }
 
 Result<int64_t> Segmenter::AsOf(int64_t fallback_ms) {

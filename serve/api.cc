@@ -30,15 +30,6 @@ json ItemJson(const ItemView& item, const WindowView& all) {
           {"percentile", item.percentile < 0 ? json(nullptr) : json(item.percentile)}};
 }
 
-// 503 until the first snapshot has been read from Redis.
-Result<std::shared_ptr<const Snapshot>> Current(const SnapshotCache* cache) {
-  auto snap = cache->Get();
-  if (!snap) {
-    std::string why = cache->last_error();
-    return Status::Unavailable("no data yet" + (why.empty() ? "" : ": " + why));
-  }
-  return snap;
-}
 
 // `all` or a `last <duration>` window of stream/windows.h.
 Result<std::string> WindowParam(const Request& request) {
@@ -47,7 +38,7 @@ Result<std::string> WindowParam(const Request& request) {
 
 Response StatusEndpoint(const SnapshotCache* cache, const ApiInfo& info, const Request& request) {
   if (Status s = CheckParams(request, {}); !s.ok()) return ErrorResponse(s);
-  auto snap = Current(cache);
+  auto snap = cache->Current();
   if (!snap.ok()) return ErrorResponse(snap.status());
   const auto& st = (*snap)->status;
   json lag_by_partition = json::object();
@@ -87,7 +78,7 @@ Response TopItems(const SnapshotCache* cache, const Request& request) {
   if (!by.ok()) return ErrorResponse(by.status());
   auto window = WindowParam(request);
   if (!window.ok()) return ErrorResponse(window.status());
-  auto snap = Current(cache);
+  auto snap = cache->Current();
   if (!snap.ok()) return ErrorResponse(snap.status());
   const Snapshot& s = **snap;
   const WindowView& view = s.windows.at(*window);
@@ -106,7 +97,7 @@ Response OneItem(const SnapshotCache* cache, const Request& request) {
   if (Status s = CheckParams(request, {"window"}); !s.ok()) return ErrorResponse(s);
   auto window = WindowParam(request);
   if (!window.ok()) return ErrorResponse(window.status());
-  auto snap = Current(cache);
+  auto snap = cache->Current();
   if (!snap.ok()) return ErrorResponse(snap.status());
   std::string sku(request.PathParam("sku"));
   const Snapshot& s = **snap;
@@ -130,7 +121,7 @@ Response Quantiles(const SnapshotCache* cache, const Request& request) {
   if (!qs.ok()) return ErrorResponse(qs.status());
   auto window = WindowParam(request);
   if (!window.ok()) return ErrorResponse(window.status());
-  auto snap = Current(cache);
+  auto snap = cache->Current();
   if (!snap.ok()) return ErrorResponse(snap.status());
   const WindowView& view = (*snap)->windows.at(*window);
   json quantiles = json::object();
@@ -157,7 +148,7 @@ Response TopPercent(const SnapshotCache* cache, const Request& request) {
   if (!p.ok()) return ErrorResponse(p.status());
   auto window = WindowParam(request);
   if (!window.ok()) return ErrorResponse(window.status());
-  auto snap = Current(cache);
+  auto snap = cache->Current();
   if (!snap.ok()) return ErrorResponse(snap.status());
   const WindowView& view = (*snap)->windows.at(*window);
   // The (100 - p)th percentile of orders; every item at or above it is in the top p%. The answer

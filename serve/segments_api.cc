@@ -67,15 +67,6 @@ class RedisPool {
   std::vector<std::unique_ptr<storage::RedisConnection>> idle_;
 };
 
-// 503 until the first snapshot has been read from Redis.
-Result<std::shared_ptr<const Snapshot>> Current(const SnapshotCache* cache) {
-  auto snap = cache->Get();
-  if (!snap) {
-    std::string why = cache->last_error();
-    return Status::Unavailable("no data yet" + (why.empty() ? "" : ": " + why));
-  }
-  return snap;
-}
 
 json FeatureObject(const stream::FeatureVector& v) {
   json out = json::object();
@@ -116,7 +107,7 @@ json BasketJson(const SegmentsView& view) {
 
 Response SegmentsEndpoint(const SnapshotCache* cache, int default_k, const Request& request) {
   if (Status s = CheckParams(request, {}); !s.ok()) return ErrorResponse(s);
-  auto snap = Current(cache);
+  auto snap = cache->Current();
   if (!snap.ok()) return ErrorResponse(snap.status());
   const SegmentsView& view = (*snap)->segments;
   if (!view.error.empty()) {
@@ -153,7 +144,7 @@ Response SegmentsEndpoint(const SnapshotCache* cache, int default_k, const Reque
 
 Response CustomerEndpoint(const SnapshotCache* cache, RedisPool* pool, const Request& request) {
   if (Status s = CheckParams(request, {}); !s.ok()) return ErrorResponse(s);
-  auto snap = Current(cache);
+  auto snap = cache->Current();
   if (!snap.ok()) return ErrorResponse(snap.status());
   const std::string id(request.PathParam("id"));
   const SegmentsView& view = (*snap)->segments;
@@ -257,7 +248,7 @@ class CustomerExport : public BodyStream {
 Response ExportEndpoint(const SnapshotCache* cache, std::shared_ptr<RedisPool> pool,
                         int64_t scan_count, const Request& request) {
   if (Status s = CheckParams(request, {}); !s.ok()) return ErrorResponse(s);
-  auto snap = Current(cache);
+  auto snap = cache->Current();
   if (!snap.ok()) return ErrorResponse(snap.status());
   Response response;
   response.content_type = "text/csv; charset=utf-8";

@@ -183,6 +183,15 @@ std::shared_ptr<const Snapshot> SnapshotCache::Get() const {
   return current_;
 }
 
+Result<std::shared_ptr<const Snapshot>> SnapshotCache::Current() const {
+  auto snap = Get();
+  if (!snap) {
+    std::string why = last_error();
+    return Status::Unavailable("no data yet" + (why.empty() ? "" : ": " + why));
+  }
+  return snap;
+}
+
 std::string SnapshotCache::last_error() const {
   std::lock_guard lock(mu_);
   return last_error_;

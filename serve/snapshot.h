@@ -94,6 +94,9 @@ class SnapshotCache {
   std::shared_ptr<const Snapshot> Get() const;
   // Last refresh error, empty when the last refresh succeeded.
   std::string last_error() const;
+  // The latest snapshot for an answer, or kUnavailable (a 503) before the first one, with the
+  // last refresh error.
+  Result<std::shared_ptr<const Snapshot>> Current() const;
 
  private:
   struct CachedPane {

@@ -33,6 +33,7 @@ int64_t IntField(const std::unordered_map<std::string, std::string>& m, const st
 Result<std::vector<int32_t>> SnapshotReader::Partitions(std::string_view topic) {
   auto reply = redis_->Command({"SMEMBERS", PartitionsSetKey(topic)});
   if (!reply.ok()) return reply.status();
+  if (reply->is_error()) return Status::Unavailable("SMEMBERS: " + reply->str);
   std::vector<int32_t> parts;
   for (const auto& e : reply->elements) {
     auto p = e.AsInt();
