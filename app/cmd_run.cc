@@ -12,17 +12,11 @@
 #include "app/commands.h"
 #include "app/progress.h"
 #include "app/segment_flags.h"
+#include "app/serve_stack.h"
 #include "app/signals.h"
 #include "ingest/mock_broker.h"
 #include "ingest/replay.h"
 #include "ingest/worker.h"
-#include "serve/api.h"
-#include "serve/dashboard.h"
-#include "serve/events.h"
-#include "serve/http_server.h"
-#include "serve/redis_probe.h"
-#include "serve/segments_api.h"
-#include "serve/serve_metrics.h"
 #include "serve/snapshot.h"
 #include "storage/redis_child.h"
 #include "storage/snapshot_reader.h"
@@ -125,34 +119,19 @@ void Run(const RunFlags& flags) {
     if (!worker_status.ok()) spdlog::error("workers stopped: {}", worker_status.ToString());
   });
 
-  // Declared before the server and the cache that use them, so they outlive both.
-  serve::SseHub events;
-  serve::TopItemsPublisher publisher(&events);
-  serve::SnapshotCacheOptions cache_options;
-  cache_options.on_refresh = [&publisher](const serve::Snapshot& s) { publisher.OnSnapshot(s); };
-  cache_options.redis = redis_client;
-  serve::SnapshotCache cache(cache_options);
-  cache.Start();
-  serve::ServeMetrics metrics;
-  serve::RedisProbe redis_probe({.redis = redis_client}, metrics.RedisObserver());
-  redis_probe.Start();
-  serve::Router router;
-  serve::RegisterApi(router, &cache, {broker.bootstrap(), redis.address()});
-  serve::RegisterSegmentsApi(router, &cache, {.redis = redis_client});
-  serve::RegisterMetrics(router, &metrics, {.cache = &cache, .sse = &events});
-  router.AddEventStream("/v1/events", events);
-  serve::RegisterDashboard(router);
-  serve::HttpServerOptions http;
-  http.host = http_host;
-  http.port = static_cast<uint16_t>(http_port);
-  serve::HttpServer server(std::move(router), http, metrics.HttpObserver());
-  if (Status s = server.Start(); !s.ok()) {
+  ServeStack stack({.redis = redis_client,
+                    .brokers_shown = broker.bootstrap(),
+                    .redis_shown = redis.address(),
+                    .http_host = http_host,
+                    .http_port = http_port});
+  serve::SnapshotCache& cache = stack.cache();
+  if (Status s = stack.Start(); !s.ok()) {
     stop_workers = true;
     workers.join();
     Fail("run", "http: " + s.message());
   }
-  std::cout << "dashboard=http://" << server.address() << "/" << std::endl;
-  std::cerr << "run: dashboard at http://" << server.address() << "/ (Ctrl-C to stop)\n";
+  std::cout << "dashboard=http://" << stack.address() << "/" << std::endl;
+  std::cerr << "run: dashboard at http://" << stack.address() << "/ (Ctrl-C to stop)\n";
 
   ingest::KafkaOptions kafka;
   kafka.brokers = broker.bootstrap();
@@ -199,9 +178,7 @@ void Run(const RunFlags& flags) {
     std::cerr << "run: replay finished; serving until Ctrl-C\n";
     while (!signals.stopped()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  server.Stop();
-  redis_probe.Stop();
-  cache.Stop();
+  stack.Stop();
   stop_workers = true;
   workers.join();
   if (!worker_status.ok()) Fail("run", "workers: " + worker_status.message());
