@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <limits>
 #include <string>
 
@@ -35,7 +36,8 @@ double SignedExpm1(double y) { return std::copysign(std::expm1(std::fabs(y)), y)
 int64_t SquaredNormMillionths(const std::array<int64_t, kFeatureCount>& q) {
   uint64_t s = 0;
   for (int64_t v : q) {
-    const uint64_t a = static_cast<uint64_t>(std::min<int64_t>(std::llabs(v), kMaxQuantized));
+    const uint64_t a =
+        static_cast<uint64_t>(std::abs(std::clamp(v, -kMaxQuantized, kMaxQuantized)));
     s += a * a;
   }
   return static_cast<int64_t>((s + 500'000) / 1'000'000);

@@ -25,6 +25,8 @@ constexpr int kMaxK = 64;
 // CustomerState::quantized is QuantizeVector output; anything larger cannot come from it and would
 // put the integer sums at risk when the customer is removed from its segment.
 constexpr int64_t kMaxQuantized = 1'000'000'000;
+// Members of one segment in one partition's statistics: far above any real customer base.
+constexpr int64_t kMaxMembers = 1'000'000'000;
 
 void AppendInt(std::string* out, int64_t v) {
   char buf[24];
@@ -236,6 +238,18 @@ Result<std::vector<SegmentStats>> DecodeStats(std::string_view text, int k) {
     for (int j = 0; j < kFeatureCount; ++j) ok = ok && ParseInt(f[size_t(j) + 1], &s.sum[j]);
     if (!ok) return Bad(kWhat, "not an integer");
     if (s.count < 0 || s.sum_squares < 0) return Bad(kWhat, "negative count or sum of squares");
+    // What `count` members with quantized (clamped) vectors can sum to; also keeps a corrupt
+    // record from overflowing the merge of the partitions' statistics.
+    if (s.count > kMaxMembers) return Bad(kWhat, "count too large");
+    const __int128 n = s.count;
+    if (s.sum_squares > n * kMaxQuantized * kMaxQuantized * kFeatureCount / 1'000'000 + n) {
+      return Bad(kWhat, "sum of squares larger than count members can have");
+    }
+    for (int64_t v : s.sum) {
+      if (v > n * kMaxQuantized || v < -n * kMaxQuantized) {
+        return Bad(kWhat, "sum larger than count members can have");
+      }
+    }
     if (s.count == 0 && (s.sum_squares != 0 || std::any_of(s.sum.begin(), s.sum.end(),
                                                            [](int64_t v) { return v != 0; }))) {
       return Bad(kWhat, "empty segment with non-zero sums");

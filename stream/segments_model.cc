@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -43,7 +42,10 @@ std::vector<FeatureVector> OriginalCentroids(const SegmentModel& m) {
 double CentroidMedian(std::span<const FeatureVector> c, int feature) {
   std::vector<double> v;
   v.reserve(c.size());
-  for (const FeatureVector& x : c) v.push_back(x[feature]);
+  for (const FeatureVector& x : c) {
+    if (!std::isnan(x[feature])) v.push_back(x[feature]);  // NaN would break the sort's order
+  }
+  if (v.empty()) return std::numeric_limits<double>::quiet_NaN();
   std::sort(v.begin(), v.end());
   const size_t n = v.size();
   return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
@@ -92,17 +94,21 @@ constexpr LabelRule kRules[] = {
      [](const FeatureVector& x) { return x[kFrequency]; }},
 };
 constexpr const char* kFallbackLabel = "Occasional";
+// A segment keeps its previous label while its score is within this fraction of the best
+// candidate's: near-ties do not flip labels between model versions, clear overtakes do.
+constexpr double kKeepMargin = 0.1;
 
 }  // namespace
 
-// Greedy: each named rule in order gives its label to the best-scoring unlabelled centroid that
-// fits it; one leftover becomes "Occasional", the rest "Segment <id>".
+// Greedy, in rule order: each named label goes to the best-scoring unlabelled centroid that fits
+// it; one leftover becomes "Occasional", the rest "Segment <id>".
 //
-// Stability with `previous` (same k, as in the last model): a centroid keeps its previous named
-// label as long as the label's fit condition still holds for it, even if another centroid would
-// now score higher; only centroids whose label no longer fits (or that had a fallback label) are
-// relabelled, by the same greedy over the labels not kept. So a refresh that nudges the centroids
-// leaves the labels alone, and a label moves only when its segment clearly stopped matching it.
+// Stability with `previous` (same k, as in the last model): when a rule's turn comes, the
+// centroid that had its label keeps it if it is still unlabelled, still fits, and scores within
+// kKeepMargin of the best unlabelled candidate (hysteresis, as for customers). So a refresh that
+// nudges the centroids leaves the labels alone even where two segments are nearly tied, while a
+// label moves when its segment stops matching it or is clearly overtaken. Rule order still
+// decides between labels: a centroid keeping "Loyal" never blocks it from "Champions".
 std::vector<std::string> LabelSegments(std::span<const FeatureVector> centroids_original,
                                        std::span<const std::string> previous) {
   const size_t k = centroids_original.size();
@@ -110,22 +116,10 @@ std::vector<std::string> LabelSegments(std::span<const FeatureVector> centroids_
   if (k > 0) {
     for (int j = 0; j < kFeatureCount; ++j) median[j] = CentroidMedian(centroids_original, j);
   }
+  const bool use_previous = previous.size() == k;
   std::vector<std::string> labels(k);
-  std::set<std::string> taken;
-  if (previous.size() == k) {
-    for (size_t i = 0; i < k; ++i) {
-      for (const LabelRule& rule : kRules) {
-        if (previous[i] == rule.name && !taken.count(rule.name) &&
-            rule.fits(centroids_original[i], median)) {
-          labels[i] = rule.name;
-          taken.insert(rule.name);
-        }
-      }
-    }
-  }
   for (const LabelRule& rule : kRules) {
-    if (taken.count(rule.name)) continue;
-    int best = -1;
+    int best = -1, holder = -1;
     double best_score = 0;
     for (size_t i = 0; i < k; ++i) {
       if (!labels[i].empty() || !rule.fits(centroids_original[i], median)) continue;
@@ -134,11 +128,14 @@ std::vector<std::string> LabelSegments(std::span<const FeatureVector> centroids_
         best = int(i);
         best_score = s;
       }
+      if (use_previous && holder < 0 && previous[i] == rule.name) holder = int(i);
     }
-    if (best >= 0) {
-      labels[size_t(best)] = rule.name;
-      taken.insert(rule.name);
+    if (best < 0) continue;
+    if (holder >= 0 && rule.score(centroids_original[size_t(holder)]) >=
+                           best_score - kKeepMargin * std::fabs(best_score)) {
+      best = holder;
     }
+    labels[size_t(best)] = rule.name;
   }
   bool fallback_used = false;
   for (size_t i = 0; i < k; ++i) {
@@ -229,6 +226,7 @@ Result<SegmentModel> RefreshModel(const SegmentModel& model, std::span<const Seg
   next.sizes.assign(size_t(model.k), 0);
   for (int c = 0; c < model.k; ++c) {
     const SegmentStats& s = merged[size_t(c)];
+    if (s.count < 0) return Status::InvalidArgument("RefreshModel: negative member count");
     if (s.count > 0) {
       next.centroids[size_t(c)] = s.Mean();
       next.sizes[size_t(c)] = s.count;

@@ -190,13 +190,13 @@ TEST(CustomerCodec, RejectsCorruptInput) {
 TEST(StatsCodec, EncodesAndRoundTrips) {
   std::vector<SegmentStats> stats(3);
   stats[0] = {.count = 2, .sum = {1, -2, 3, -4, 5, -6}, .sum_squares = 77};
-  stats[2] = {.count = 1, .sum = {9'000'000'000'000, 0, 0, 0, 0, -1}, .sum_squares = 5};
+  stats[2] = {.count = 3, .sum = {3'000'000'000, 0, 0, 0, 0, -1}, .sum_squares = 5};
   const std::string text = EncodeStats(stats);
   EXPECT_EQ(text,
             "s1 3\n"
             "2 1 -2 3 -4 5 -6 77\n"
             "0 0 0 0 0 0 0 0\n"
-            "1 9000000000000 0 0 0 0 -1 5\n");
+            "3 3000000000 0 0 0 0 -1 5\n");
   auto r = DecodeStats(text, 3);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   ASSERT_EQ(r->size(), 3u);
@@ -212,6 +212,12 @@ TEST(StatsCodec, EncodesAndRoundTrips) {
 TEST(StatsCodec, RejectsCorruptInput) {
   const std::string ok = "s1 2\n1 1 2 3 4 5 6 7\n0 0 0 0 0 0 0 0\n";
   ASSERT_TRUE(DecodeStats(ok, 2).ok());
+  // The largest values one member can have (every component at the clamp) are accepted.
+  ASSERT_TRUE(
+      DecodeStats("s1 1\n1 1000000000 -1000000000 1000000000 1000000000 1000000000 1000000000 "
+                  "6000000000000\n",
+                  1)
+          .ok());
   const char* bad[] = {
       "",
       "s1 2",
@@ -229,7 +235,11 @@ TEST(StatsCodec, RejectsCorruptInput) {
       "s1 2\n-1 1 2 3 4 5 6 7\n0 0 0 0 0 0 0 0\n",                  // negative count
       "s1 2\n1 1 2 3 4 5 6 -7\n0 0 0 0 0 0 0 0\n",                  // negative sum of squares
       "s1 2\n1 1 2 3 4 5 6 7\n0 0 0 1 0 0 0 0\n",                   // empty segment with a sum
-      "s1 2\n1 1 2 3 4 5 6 7\r\n0 0 0 0 0 0 0 0\n",                 // CRLF
+      "s1 2\n1 1 2 3 4 5 6 7\r\n0 0 0 0 0 0 0 0\n",
+      "s1 2\n1 1000000001 0 0 0 0 0 0\n0 0 0 0 0 0 0 0\n",  // |sum| beyond count × clamp
+      "s1 2\n1 0 0 0 0 0 -1000000001 0\n0 0 0 0 0 0 0 0\n",
+      "s1 2\n1 0 0 0 0 0 0 6000000000002\n0 0 0 0 0 0 0 0\n",  // sum_squares beyond 6e12 + 1
+      "s1 2\n1000000001 0 0 0 0 0 0 0\n0 0 0 0 0 0 0 0\n",  // more members than plausible // CRLF
   };
   for (const char* text : bad) {
     auto r = DecodeStats(text, 2);
