@@ -79,9 +79,8 @@ ServeMetrics::ServeMetrics()
           "segstream_kmeans_inertia",
           "Sum of squared distances of the segmented customers to their segment centroids, in "
           "model units (live membership, as /v1/segments).")),
-      segment_size_(registry_.AddGauge("segstream_segment_size",
-                                       "Customers in each segment (live membership).",
-                                       {"segment"})),
+      segment_size_(registry_.AddGauge(
+          "segstream_segment_size", "Customers in each segment (live membership).", {"segment"})),
       sse_clients_(
           registry_.AddGauge("segstream_sse_clients", "Event-stream clients attached now.")),
       sse_published_(registry_.AddCounter("segstream_sse_events_published_total",
