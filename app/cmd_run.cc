@@ -123,7 +123,8 @@ void Run(const RunFlags& flags) {
                     .brokers_shown = broker.bootstrap(),
                     .redis_shown = redis.address(),
                     .http_host = http_host,
-                    .http_port = http_port});
+                    .http_port = http_port,
+                    .segments_k = flags.segments.model.k});
   serve::SnapshotCache& cache = stack.cache();
   if (Status s = stack.Start(); !s.ok()) {
     stop_workers = true;

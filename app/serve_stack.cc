@@ -26,7 +26,8 @@ ServeStack::ServeStack(const ServeStackOptions& options)
   probe_.Start();
   serve::Router router;
   serve::RegisterApi(router, &cache_, {options.brokers_shown, options.redis_shown});
-  serve::RegisterSegmentsApi(router, &cache_, {.redis = options.redis});
+  serve::RegisterSegmentsApi(router, &cache_,
+                             {.redis = options.redis, .default_k = options.segments_k});
   serve::RegisterMetrics(router, &metrics_, {.cache = &cache_, .sse = &events_});
   router.AddEventStream("/v1/events", events_);
   serve::RegisterDashboard(router);

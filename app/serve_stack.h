@@ -22,6 +22,7 @@ struct ServeStackOptions {
   std::string redis_shown;
   std::string http_host = "127.0.0.1";
   int http_port = 8080;
+  int segments_k = 6;  // reported by /v1/segments before the first model (the workers' k)
 };
 
 class ServeStack {
