@@ -426,7 +426,9 @@ Status Segmenter::Refit() {
   }
   std::vector<stream::FeatureVector> original(k);
   for (int c = 0; c < k; ++c) original[c] = next.CentroidOriginal(c);
-  next.labels = stream::LabelSegments(original, model_.labels);
+  // Fresh labels: a function of the re-fitted centroids alone, so every partitioning names the
+  // segments alike. (Refreshes between re-fits keep the previous labels through near-ties.)
+  next.labels = stream::LabelSegments(original, {});
   next.version = model_.version + 1;
   spdlog::info("segment model re-fitted on {} customers as of {}", sample->size(), as_of);
   refit_as_of_ = as_of;

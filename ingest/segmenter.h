@@ -14,14 +14,15 @@
 // after `max_refresh_wait`). Once the model has converged at an as-of (a refresh would move no
 // centroid beyond `refresh_tolerance`), the lease holder re-fits it once for that as-of: transform
 // and k-means++ (best of restarts) on every customer's features at that as-of, ids matched to the
-// current segments so labels and memberships carry over. The early transform was fitted on a few
-// weeks of customers, and the converged model depended on the path the stream took (when the
-// first model was made); the re-fit on the whole population depends only on the population, which
-// is what makes 1 and 6 partitions agree (DESIGN §3 determinism), and it keeps the scaling current
-// as the population drifts. A new version starts a re-scoring sweep on every owned partition,
-// `sweep_chunk` customers per cycle: recency is recomputed at the new as-of and customers are
-// re-assigned (with hysteresis). Assign-all then mean-of-members is Lloyd's iteration over the
-// whole population; it stops publishing once centroids move less than `refresh_tolerance`.
+// current segments so memberships carry over (labels are re-derived from the new centroids). The
+// early transform was fitted on a few weeks of customers, and the converged model depended on the
+// path the stream took (when the first model was made); the re-fit on the whole population depends
+// only on the population, which is what makes 1 and 6 partitions agree (DESIGN §3 determinism), and
+// it keeps the scaling current as the population drifts. A new version starts a re-scoring sweep on
+// every owned partition, `sweep_chunk` customers per cycle: recency is recomputed at the new as-of
+// and customers are re-assigned (with hysteresis). Assign-all then mean-of-members is Lloyd's
+// iteration over the whole population; it stops publishing once centroids move less than
+// `refresh_tolerance`.
 //
 // Events: a SegmentChange on `segment-changes` for every first assignment (from -1) and every
 // move: PURCHASE when a checkout caused it; LAPSE when a sweep moved a customer to a segment of

@@ -237,13 +237,16 @@ def main():
         theirs = {r[0]: int(r[1]) for r in other_rows}
         k = segments["k"]
         # Segment ids are names: match them by the renaming that agrees most.
-        best = max(sum(1 for c, s in exported.items() if perm[s] == theirs.get(c))
-                   for perm in itertools.permutations(range(k)))
+        best, perm = max((sum(1 for c, s in exported.items() if perm[s] == theirs.get(c)), perm)
+                         for perm in itertools.permutations(range(k)))
         share = best / len(exported)
         print(f"{args.partitions} vs {args.compare_partitions} partitions: same segment for "
               f"{share:.4f} of customers")
         table(other_segments)
         assert share >= 0.99, share
+        ours = {s["id"]: s["label"] for s in segments["segments"]}
+        other_labels = {s["id"]: s["label"] for s in other_segments["segments"]}
+        assert all(ours[s] == other_labels[perm[s]] for s in range(k)), (ours, other_labels, perm)
     print("OK")
 
 
