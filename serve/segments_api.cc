@@ -22,7 +22,7 @@ bool IsTransport(const Status& s) {
   return s.code() == StatusCode::kUnavailable || s.code() == StatusCode::kTimeout ||
          s.code() == StatusCode::kIoError;
 }
-const Status& StatusOf(const Status& s) { return s; }
+[[maybe_unused]] const Status& StatusOf(const Status& s) { return s; }  // for Status-returning fns
 template <typename T>
 const Status& StatusOf(const Result<T>& r) {
   return r.status();
@@ -66,7 +66,6 @@ class RedisPool {
   std::mutex mu_;
   std::vector<std::unique_ptr<storage::RedisConnection>> idle_;
 };
-
 
 json FeatureObject(const stream::FeatureVector& v) {
   json out = json::object();
