@@ -30,7 +30,6 @@ json ItemJson(const ItemView& item, const WindowView& all) {
           {"percentile", item.percentile < 0 ? json(nullptr) : json(item.percentile)}};
 }
 
-
 // `all` or a `last <duration>` window of stream/windows.h.
 Result<std::string> WindowParam(const Request& request) {
   return EnumParam(request, "window", {"all", "1h", "24h", "7d", "30d"}, "all");
