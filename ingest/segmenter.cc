@@ -9,6 +9,7 @@
 #include <tuple>
 
 #include "storage/keys.h"
+#include "storage/segment_reader.h"
 #include "storage/snapshot_reader.h"
 #include "stream/windows.h"
 
@@ -65,48 +66,28 @@ Segmenter::Segmenter(SegmenterOptions options, storage::RedisConnection* redis, 
       redis_(redis),
       producer_(producer),
       owner_(std::move(owner)),
-      store_(redis),
-      state_(redis) {}
+      store_(redis) {}
 
 Status Segmenter::LoadPartition(int32_t partition) {
-  auto data = state_.LoadSegments(partition);
-  if (!data.ok()) return data.status();
+  storage::SegmentReader reader(redis_);
   Partition p;
-  p.customers.reserve(data->customers.size());
-  for (auto& [id, text] : data->customers) {
-    auto state = stream::DecodeCustomer(text);
-    if (!state.ok()) {
-      return Status::Corruption("customer " + id + " on checkouts:" + std::to_string(partition) +
-                                ": " + state.status().message());
-    }
-    p.customers.emplace(id, *state);
-  }
-  if (!data->stats.empty()) {
-    // The statistics' own k (the model's) is in their header: decode with the model's k when
-    // known, else with the configured one.
-    const int k = model_.ready() ? model_.k : options_.model.k;
-    auto stats = stream::DecodeStats(data->stats, k);
-    if (!stats.ok()) {
-      return Status::Corruption("segment statistics of checkouts:" + std::to_string(partition) +
-                                ": " + stats.status().message());
-    }
-    p.stats = std::move(*stats);
-  }
-  auto meta = [&](const char* name) {
-    auto it = data->meta.find(name);
-    return it == data->meta.end() ? int64_t{0} : it->second;
-  };
-  if (!data->basket_digest.empty()) {
-    auto basket = stream::TDigest::Deserialize(data->basket_digest);
-    if (!basket.ok()) {
-      return Status::Corruption("basket digest of checkouts:" + std::to_string(partition) + ": " +
-                                basket.status().message());
-    }
-    p.basket = std::move(*basket);
-  }
-  p.scored_version = meta("scored_version");
-  p.with_sale = meta("customers");
-  p.segmented = meta("segmented");
+  Status scanned = reader.ScanCustomers(partition, [&p](const storage::StoredCustomer& c) {
+    p.customers.emplace(c.customer_id, c.state);
+    return Status::Ok();
+  });
+  if (!scanned.ok()) return scanned;
+  // Statistics exist only once a model does; decode them with its k (else the configured one).
+  const int k = model_.ready() ? model_.k : options_.model.k;
+  auto parts = reader.ReadPartitionStats({partition}, k);
+  if (!parts.ok()) return parts.status();
+  const storage::PartitionSegments& stored = parts->front();
+  p.stats = stored.stats;
+  p.scored_version = stored.meta.scored_version;
+  p.with_sale = stored.meta.customers;
+  p.segmented = stored.meta.segmented;
+  auto basket = reader.ReadBasketDigest(partition);
+  if (!basket.ok()) return basket.status();
+  if (*basket) p.basket = std::move(**basket);
   if (model_.ready()) {
     if (p.stats.empty()) p.stats.assign(model_.k, {});
     if (p.scored_version < model_.version) StartSweep(&p);
@@ -342,15 +323,16 @@ Result<std::vector<stream::FeatureVector>> Segmenter::PopulationSample(int64_t* 
   // first max_init_sample of them are the sample.
   std::vector<std::pair<uint64_t, stream::CustomerState>> customers;
   int64_t newest_sale = 0;
+  storage::SegmentReader reader(redis_);
   for (int32_t p : *partitions) {
-    auto data = state_.LoadSegments(p);
-    if (!data.ok()) return data.status();
-    for (const auto& [id, text] : data->customers) {
-      auto state = stream::DecodeCustomer(text);
-      if (!state.ok() || !state->has_sale()) continue;
-      newest_sale = std::max(newest_sale, state->last_sale_ms);
-      customers.emplace_back(Fnv1a(id), *state);
-    }
+    Status scanned = reader.ScanCustomers(p, [&](const storage::StoredCustomer& c) {
+      if (c.state.has_sale()) {
+        newest_sale = std::max(newest_sale, c.state.last_sale_ms);
+        customers.emplace_back(Fnv1a(c.customer_id), c.state);
+      }
+      return Status::Ok();
+    });
+    if (!scanned.ok()) return scanned;
   }
   std::sort(customers.begin(), customers.end(),
             [](const auto& a, const auto& b) { return a.first < b.first; });
@@ -370,13 +352,10 @@ Result<std::vector<stream::FeatureVector>> Segmenter::PopulationSample(int64_t* 
 Status Segmenter::MaybeInit() {
   auto partitions = Partitions();
   if (!partitions.ok()) return partitions.status();
+  auto parts = storage::SegmentReader(redis_).ReadPartitionStats(*partitions, 0);
+  if (!parts.ok()) return parts.status();
   int64_t with_sale = 0;
-  for (int32_t p : *partitions) {
-    auto v = redis_->Command({"HGET", storage::SegmentMetaKey(p), "customers"});
-    if (!v.ok()) return v.status();
-    auto n = v->AsInt();
-    if (n.ok()) with_sale += *n;
-  }
+  for (const storage::PartitionSegments& part : *parts) with_sale += part.meta.customers;
   if (with_sale < std::max<int64_t>(options_.init_min_customers, 1)) return Status::Ok();
   int64_t as_of = 0;
   auto sample = PopulationSample(&as_of);
@@ -448,19 +427,13 @@ Status Segmenter::Publish(stream::SegmentModel model, std::chrono::steady_clock:
 Status Segmenter::MaybeRefresh(std::chrono::steady_clock::time_point now) {
   auto partitions = Partitions();
   if (!partitions.ok()) return partitions.status();
+  auto parts = storage::SegmentReader(redis_).ReadPartitionStats(*partitions, model_.k);
+  if (!parts.ok()) return parts.status();
   std::vector<stream::SegmentStats> merged(model_.k);
   bool all_scored = true;
-  for (int32_t p : *partitions) {
-    auto meta = redis_->Command({"HGET", storage::SegmentMetaKey(p), "scored_version"});
-    if (!meta.ok()) return meta.status();
-    auto scored = meta->AsInt();
-    if (!scored.ok() || *scored < model_.version) all_scored = false;
-    auto stats = redis_->Command({"GET", storage::SegmentStatsKey(p)});
-    if (!stats.ok()) return stats.status();
-    if (stats->is_nil() || stats->str.empty()) continue;
-    auto decoded = stream::DecodeStats(stats->str, model_.k);
-    if (!decoded.ok()) return Status::Corruption("segstats: " + decoded.status().message());
-    for (int c = 0; c < model_.k; ++c) merged[c].Merge((*decoded)[c]);
+  for (const storage::PartitionSegments& part : *parts) {
+    if (part.meta.scored_version < model_.version) all_scored = false;
+    for (size_t c = 0; c < part.stats.size(); ++c) merged[c].Merge(part.stats[c]);
   }
   if (!all_scored && now - published_ < options_.max_refresh_wait) return Status::Ok();
   auto as_of = AsOf(model_.as_of_ms);

@@ -161,7 +161,6 @@ class Segmenter {
   Producer* producer_;
   std::string owner_;
   storage::ModelStore store_;
-  storage::PartitionStateStore state_;
   stream::SegmentModel model_;  // current (version 0: none yet)
   std::map<int32_t, Partition> partitions_;
   std::chrono::steady_clock::time_point next_tick_{};

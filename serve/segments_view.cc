@@ -75,17 +75,15 @@ Result<SegmentsView> ReadSegmentsView(storage::RedisConnection* redis) {
   }
   SegmentsView view = BuildSegmentsView(std::move(*partitions), std::move(*model), *parts);
   for (int32_t p : view.partitions) {
-    auto blob = redis->Command({"GET", storage::BasketDigestKey(p)});
-    if (!blob.ok()) return blob.status();
-    if (blob->is_nil() || blob->str.empty()) continue;
-    auto digest = stream::TDigest::Deserialize(blob->str);
+    auto digest = reader.ReadBasketDigest(p);
     if (!digest.ok()) {
-      view.error =
-          "basket digest of checkouts:" + std::to_string(p) + ": " + digest.status().message();
+      if (IsTransport(digest.status())) return digest.status();
+      view.error = digest.status().message();
       break;
     }
+    if (!*digest) continue;
     if (!view.basket) view.basket.emplace();
-    view.basket->Merge(*digest);
+    view.basket->Merge(**digest);
   }
   return view;
 }

@@ -1,6 +1,5 @@
 #include "storage/partition_state.h"
 
-#include <algorithm>
 #include <string_view>
 
 #include "storage/keys.h"
@@ -223,45 +222,6 @@ Status PartitionStateStore::CommitCheckouts(int32_t partition, const CheckoutsCo
   }
   args.push_back(c.basket_digest);
   return CheckCommitReply(RunScript(kCommitCheckouts, keys, args), "commit checkouts");
-}
-
-Result<SegmentPartitionData> PartitionStateStore::LoadSegments(int32_t partition) {
-  SegmentPartitionData data;
-  const std::string customers = CustomersKey(partition);
-  std::string cursor = "0";
-  do {
-    auto reply = redis_->Command({"HSCAN", customers, cursor, "COUNT", "1000"});
-    if (!reply.ok()) return reply.status();
-    if (reply->is_error()) return Status::Unavailable("HSCAN: " + reply->str);
-    if (reply->elements.size() != 2) return Status::Corruption("HSCAN: unexpected reply shape");
-    cursor = reply->elements[0].str;
-    const auto& fields = reply->elements[1].elements;
-    for (size_t i = 0; i + 1 < fields.size(); i += 2) {
-      data.customers.emplace_back(fields[i].str, fields[i + 1].str);
-    }
-  } while (cursor != "0");
-  // HSCAN may return an entry twice when the hash is resized during the scan: once each.
-  std::sort(data.customers.begin(), data.customers.end());
-  data.customers.erase(std::unique(data.customers.begin(), data.customers.end(),
-                                   [](const auto& a, const auto& b) { return a.first == b.first; }),
-                       data.customers.end());
-  auto stats = redis_->Command({"GET", SegmentStatsKey(partition)});
-  if (!stats.ok()) return stats.status();
-  if (stats->is_error()) return Status::Unavailable("GET segstats: " + stats->str);
-  data.stats = stats->str;
-  auto meta = redis_->Command({"HGETALL", SegmentMetaKey(partition)});
-  if (!meta.ok()) return meta.status();
-  if (meta->is_error()) return Status::Unavailable("HGETALL segmeta: " + meta->str);
-  for (size_t i = 0; i + 1 < meta->elements.size(); i += 2) {
-    auto v = meta->elements[i + 1].AsInt();
-    if (!v.ok()) return v.status();
-    data.meta[meta->elements[i].str] = *v;
-  }
-  auto basket = redis_->Command({"GET", BasketDigestKey(partition)});
-  if (!basket.ok()) return basket.status();
-  if (basket->is_error()) return Status::Unavailable("GET basket_digest: " + basket->str);
-  data.basket_digest = basket->str;
-  return data;
 }
 
 Status PartitionStateStore::CommitItemSales(int32_t partition, const ItemSalesCommit& c) {

@@ -49,14 +49,6 @@ struct CheckoutsCommit {
       basket_digest;  // TDigest::Serialize of the partition's basket values ('' = unchanged)
 };
 
-// A stage-1 partition's segment state as committed (raw encodings; ingest/ decodes them).
-struct SegmentPartitionData {
-  std::vector<std::pair<std::string, std::string>> customers;  // id -> EncodeCustomer, by id
-  std::string stats;                                           // '' when none yet
-  std::map<std::string, int64_t> meta;
-  std::string basket_digest;  // '' when none yet
-};
-
 struct ItemDelta {
   int64_t orders = 0, units = 0, returned_units = 0, revenue_micros = 0;
   std::string description;
@@ -89,8 +81,6 @@ class PartitionStateStore {
   // kFenced if another owner claimed the partition or the stored offset moved.
   Status CommitCheckouts(int32_t partition, const CheckoutsCommit& commit);
   Status CommitItemSales(int32_t partition, const ItemSalesCommit& commit);
-  // Everything stage 1 keeps for segments on `partition` (HSCAN, so Redis is never blocked).
-  Result<SegmentPartitionData> LoadSegments(int32_t partition);
 
  private:
   Result<RedisValue> RunScript(int which, const std::vector<std::string>& keys,

@@ -98,6 +98,17 @@ Result<std::vector<PartitionSegments>> SegmentReader::ReadPartitionStats(
   return out;
 }
 
+Result<std::optional<stream::TDigest>> SegmentReader::ReadBasketDigest(int32_t partition) {
+  const std::string key = BasketDigestKey(partition);
+  auto reply = redis_->Command({"GET", key});
+  if (!reply.ok()) return reply.status();
+  if (Status s = CheckReply(*reply, key); !s.ok()) return s;
+  if (reply->is_nil() || reply->str.empty()) return std::optional<stream::TDigest>();
+  auto digest = stream::TDigest::Deserialize(reply->str);
+  if (!digest.ok()) return Status::Corruption(key + ": " + digest.status().message());
+  return std::optional<stream::TDigest>(std::move(*digest));
+}
+
 Result<std::optional<StoredCustomer>> SegmentReader::ReadCustomer(
     std::string_view customer_id, const std::vector<int32_t>& partitions) {
   std::vector<std::vector<std::string>> commands;

@@ -15,6 +15,7 @@
 
 #include "storage/redis_client.h"
 #include "stream/segments.h"
+#include "stream/tdigest.h"
 
 namespace segstream::storage {
 
@@ -64,6 +65,9 @@ class SegmentReader {
   // was repartitioned), the record with the newest sale wins.
   Result<std::optional<StoredCustomer>> ReadCustomer(std::string_view customer_id,
                                                      const std::vector<int32_t>& partitions);
+
+  // `{checkouts:P}:basket_digest`; nullopt when the partition has none yet.
+  Result<std::optional<stream::TDigest>> ReadBasketDigest(int32_t partition);
 
   // One HSCAN page from `cursor` ("0" to start). `count` is the HSCAN COUNT hint: the page holds
   // about that many entries, so the caller's memory stays bounded (a small hash, stored as a
