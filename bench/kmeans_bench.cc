@@ -6,56 +6,26 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <limits>
-#include <map>
 #include <random>
 #include <vector>
 
 #include "stream/kmeans.h"
+#include "stream/kmeans_testdata.h"
 
 namespace {
 
 using segstream::stream::KMeansOptions;
 using segstream::stream::StreamingKMeans;
-
-double U01(std::mt19937_64& rng) { return double(rng() >> 11) * 0x1.0p-53; }
-double Normal(std::mt19937_64& rng) {
-  const double u1 = std::max(U01(rng), 1e-300);
-  return std::sqrt(-2 * std::log(u1)) * std::cos(2 * M_PI * U01(rng));
-}
-double Dist2(const double* a, const double* b, int dim) {
-  double s = 0;
-  for (int j = 0; j < dim; ++j) s += (a[j] - b[j]) * (a[j] - b[j]);
-  return s;
-}
-
-struct Blobs {
-  int k, dim;
-  std::vector<double> centers, points;
-  std::vector<int> labels;
-};
-
-Blobs MakeBlobs(int k, int dim, size_t n, uint64_t seed) {
-  Blobs b{k, dim, {}, {}, {}};
-  std::mt19937_64 rng(seed);
-  while (b.centers.size() < size_t(k) * dim) {
-    std::vector<double> c(dim);
-    for (double& v : c) v = (2 * U01(rng) - 1) * 10;
-    bool ok = true;
-    for (size_t i = 0; i < b.centers.size() / dim; ++i) {
-      ok = ok && Dist2(c.data(), &b.centers[i * dim], dim) >= 64;  // ≥ 8σ apart
-    }
-    if (ok) b.centers.insert(b.centers.end(), c.begin(), c.end());
-  }
-  b.points.reserve(n * dim);
-  for (size_t i = 0; i < n; ++i) {
-    const int l = int(rng() % k);
-    b.labels.push_back(l);
-    for (int j = 0; j < dim; ++j) b.points.push_back(b.centers[size_t(l) * dim + j] + Normal(rng));
-  }
-  return b;
-}
+using segstream::stream::kmeans_testdata::AdjustedRandIndex;
+using segstream::stream::kmeans_testdata::Blobs;
+using segstream::stream::kmeans_testdata::Dist2;
+using segstream::stream::kmeans_testdata::GroupByLabel;
+using segstream::stream::kmeans_testdata::Inertia;
+using segstream::stream::kmeans_testdata::MakeBlobs;
+using segstream::stream::kmeans_testdata::Normal;
+using segstream::stream::kmeans_testdata::U01;
+using segstream::stream::kmeans_testdata::WorstCentreError;
 
 // Speed: assign + update, points cycled from a 64 k-point sample, mini-batches of 256.
 void BM_SpeedStreaming(benchmark::State& state) {
@@ -113,27 +83,6 @@ BENCHMARK(BM_SpeedNaive)->Args({6, 8})->Args({16, 32});
 
 // ---- Quality at 1 M points (d = 6, k = 8), one seed per run ----
 
-double Inertia(const std::vector<double>& pts, int dim, const std::vector<double>& cen,
-               std::vector<int>* labels = nullptr) {
-  const size_t n = pts.size() / dim;
-  const int k = int(cen.size() / dim);
-  if (labels) labels->assign(n, -1);
-  double total = 0;
-  for (size_t i = 0; i < n; ++i) {
-    double best = std::numeric_limits<double>::infinity();
-    for (int c = 0; c < k; ++c) {
-      if (std::isnan(cen[size_t(c) * dim])) continue;
-      const double d = Dist2(&pts[i * dim], &cen[size_t(c) * dim], dim);
-      if (d < best) {
-        best = d;
-        if (labels) (*labels)[i] = c;
-      }
-    }
-    total += best;
-  }
-  return total;
-}
-
 // Best of `inits` k-means++ + Lloyd (independent of the code under test).
 double LloydBest(const std::vector<double>& pts, int dim, int k, int inits, uint64_t seed) {
   const size_t n = pts.size() / dim;
@@ -175,37 +124,6 @@ double LloydBest(const std::vector<double>& pts, int dim, int k, int inits, uint
   return best;
 }
 
-double Ari(const std::vector<int>& a, const std::vector<int>& b) {
-  std::map<std::pair<int, int>, double> joint;
-  std::map<int, double> ra, rb;
-  for (size_t i = 0; i < a.size(); ++i) {
-    joint[{a[i], b[i]}] += 1;
-    ra[a[i]] += 1;
-    rb[b[i]] += 1;
-  }
-  auto pairs = [](double x) { return x * (x - 1) / 2; };
-  double sj = 0, sa = 0, sb = 0;
-  for (auto& [key, v] : joint) sj += pairs(v);
-  for (auto& [key, v] : ra) sa += pairs(v);
-  for (auto& [key, v] : rb) sb += pairs(v);
-  const double expected = sa * sb / pairs(double(a.size()));
-  return (sj - expected) / ((sa + sb) / 2 - expected);
-}
-
-double WorstCentreError(const std::vector<double>& centers, const std::vector<double>& model,
-                        int dim) {
-  double worst = 0;
-  for (size_t c = 0; c < centers.size() / dim; ++c) {
-    double best = std::numeric_limits<double>::infinity();
-    for (size_t m = 0; m < model.size() / dim; ++m) {
-      if (!std::isnan(model[m * dim]))
-        best = std::min(best, Dist2(&centers[c * dim], &model[m * dim], dim));
-    }
-    worst = std::max(worst, std::sqrt(best));
-  }
-  return worst;
-}
-
 StreamingKMeans Run(const std::vector<double>& pts, int dim, int k, uint64_t seed,
                     size_t time_offset = 0, StreamingKMeans* resume = nullptr) {
   KMeansOptions o;
@@ -233,7 +151,7 @@ void BM_Quality(benchmark::State& state) {
     const double ratio = Inertia(b.points, dim, model.Centroids(), &labels) / lloyd;
     state.counters["inertia_ratio"] = ratio;
     state.counters["inertia_excess_ppm"] = (ratio - 1) * 1e6;  // the ratio prints with 3 digits
-    state.counters["ari"] = Ari(labels, b.labels);
+    state.counters["ari"] = AdjustedRandIndex(labels, b.labels);
     state.counters["stationary_err_sigma"] = WorstCentreError(b.centers, model.Centroids(), dim);
 
     // Drift: two centres move by 2σ, then 50 k more points.
@@ -257,16 +175,10 @@ void BM_Quality(benchmark::State& state) {
     state.counters["drift_err_sigma"] = WorstCentreError(moved.centers, drifted.Centroids(), dim);
 
     // Grouped arrival: all of cluster 0, then cluster 1, ...
-    std::vector<size_t> idx(b.labels.size());
-    for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
-    std::stable_sort(idx.begin(), idx.end(),
-                     [&](size_t x, size_t y) { return b.labels[x] < b.labels[y]; });
-    std::vector<double> grouped(b.points.size());
-    for (size_t i = 0; i < idx.size(); ++i) {
-      std::memcpy(&grouped[i * dim], &b.points[idx[i] * dim], sizeof(double) * dim);
-    }
-    StreamingKMeans g = Run(grouped, dim, k, seed);
-    const double grouped_ratio = Inertia(grouped, dim, g.Centroids()) / lloyd;
+    Blobs grouped = b;
+    GroupByLabel(grouped);
+    StreamingKMeans g = Run(grouped.points, dim, k, seed);
+    const double grouped_ratio = Inertia(grouped.points, dim, g.Centroids()) / lloyd;
     state.counters["grouped_ratio"] = grouped_ratio;
     state.counters["grouped_excess_ppm"] = (grouped_ratio - 1) * 1e6;
   }
