@@ -215,9 +215,22 @@ void StreamingKMeans::RefreshCentroid(int c, double floor) {
   }
   norms_[c] = norm;
   // While a slot is empty, anything beyond a centroid's mean spread may seed it (re-seeding dead
-  // centroids in the highest-cost regions); otherwise only far outliers feed candidates.
+  // centroids in the highest-cost regions); otherwise only far outliers feed candidates. The
+  // spread leaves out the far points candidates hold: a new cluster arriving next to this
+  // centroid must not widen its reach until its own points count as near.
   const double factor = has_empty_ ? 1.0 : options_.far_factor;
-  far_threshold_[c] = factor * std::max(stats_.cost_[c], 0.0) * inv;
+  double pending_w = 0;
+  double pending_cost = 0;
+  for (const Candidate& cand : candidates_) {
+    if (!cand.used) continue;
+    pending_w += cand.contrib_w[c];
+    pending_cost += cand.contrib_cost[c];
+  }
+  double spread = std::max(stats_.cost_[c], 0.0) * inv;
+  if (count - pending_w > 1e-9 * count) {
+    spread = std::max(stats_.cost_[c] - pending_cost, 0.0) / (count - pending_w);
+  }
+  far_threshold_[c] = factor * spread;
 }
 
 bool StreamingKMeans::AssignAll(const double* points, size_t n, int* cluster, double* d2) const {

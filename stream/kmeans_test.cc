@@ -130,8 +130,7 @@ TEST_P(KMeansQuality, OnePassMatchesBestOfTenLloyd) {
 }
 
 // All of cluster 0, then all of cluster 1, ... The init sample sees only cluster 0, so every
-// later cluster needs a slot freed by merging pieces of cluster 0. 25 k points per cluster: with
-// only 5 k per cluster, young centroids can still be merged away (see the issue note).
+// later cluster needs a slot freed by merging pieces of cluster 0. 25 k points per cluster.
 TEST_P(KMeansQuality, GroupedArrivalStaysWithinOnePercent) {
   Blobs b = MakeBlobs(8, 6, 200000, GetParam() + 50);
   GroupByLabel(b);
@@ -142,6 +141,23 @@ TEST_P(KMeansQuality, GroupedArrivalStaysWithinOnePercent) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Seeds, KMeansQuality, ::testing::Values(1, 2));
+
+// Grouped arrival with only 5 k points per cluster, so a new cluster arrives while the pieces of
+// cluster 0 still move: their change tests may restart one of them just as the first far points
+// of the next cluster wait in a candidate. Those far points must not be lost into (and blur) a
+// piece of cluster 0. Seeds 3 and 15 ended at 1.037× and 1.019× before that was fixed; 16 seeds
+// keep this under a second.
+TEST(KMeansGrouped, FiveThousandPointsPerClusterStayWithinOnePercent) {
+  for (uint64_t seed = 1; seed <= 16; ++seed) {
+    Blobs b = MakeBlobs(8, 6, 40000, seed + 50);
+    GroupByLabel(b);
+    StreamingKMeans grouped(Options(8, 6, seed));
+    Stream(grouped, b.points, 6);
+    EXPECT_LE(Inertia(b.points, 6, grouped.Centroids()), 1.01 * LloydFromTruth(b))
+        << "seed " << seed;
+    EXPECT_GE(grouped.events().promotions + grouped.events().restarts, 7u) << "seed " << seed;
+  }
+}
 
 TEST(KMeansDrift, StationaryStreamHoldsTrueCentres) {
   for (uint64_t seed : {3, 4}) {
