@@ -1,7 +1,9 @@
 // Streaming k-means: assign + update per point against a naive online loop (Sculley's per-point
 // update over array-of-structs centroids) in the same run, and the 1 M-point quality
 // targets as counters (BM_Quality: inertia ratio vs best-of-10 Lloyd, ARI, grouped arrival,
-// stationary and drift errors in σ). Run speed only with --benchmark_filter=Speed.
+// stationary and drift errors in σ). Run speed only with --benchmark_filter=Speed. The speed
+// variants split the time: BM_SpeedAssignKernel is the assignment kernel alone,
+// BM_SpeedStreamingNoAdapt drops the adaptive-forgetting bookkeeping.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -11,6 +13,7 @@
 #include <vector>
 
 #include "stream/kmeans.h"
+#include "stream/kmeans_kernel.h"
 #include "stream/kmeans_testdata.h"
 
 namespace {
@@ -28,12 +31,13 @@ using segstream::stream::kmeans_testdata::U01;
 using segstream::stream::kmeans_testdata::WorstCentreError;
 
 // Speed: assign + update, points cycled from a 64 k-point sample, mini-batches of 256.
-void BM_SpeedStreaming(benchmark::State& state) {
+void RunStreaming(benchmark::State& state, bool adaptive) {
   const int dim = int(state.range(0)), k = int(state.range(1));
   const Blobs b = MakeBlobs(k, dim, 1 << 16, 42);
   KMeansOptions o;
   o.k = k;
   o.dim = dim;
+  o.adaptive = adaptive;
   StreamingKMeans model(o);
   (void)model.ObserveBatch(b.points, 0);
   constexpr size_t kBatch = 256;
@@ -41,6 +45,38 @@ void BM_SpeedStreaming(benchmark::State& state) {
   double t = 0;
   for (auto _ : state) {
     benchmark::DoNotOptimize(model.ObserveBatch({&b.points[at * dim], kBatch * dim}, t += kBatch));
+    at = (at + kBatch) % (b.labels.size() - kBatch);
+  }
+  state.SetItemsProcessed(int64_t(state.iterations()) * kBatch);
+}
+
+void BM_SpeedStreaming(benchmark::State& state) { RunStreaming(state, true); }
+
+// The same without adaptive forgetting (no far test, change blocks or candidates): the
+// difference to BM_SpeedStreaming is what that bookkeeping costs on a stationary stream.
+void BM_SpeedStreamingNoAdapt(benchmark::State& state) { RunStreaming(state, false); }
+
+// The assignment kernel alone (nearest centroid, d², far test) on the same batches, against the
+// true centres: the rest of BM_SpeedStreaming is the statistics update and per-batch work.
+void BM_SpeedAssignKernel(benchmark::State& state) {
+  const int dim = int(state.range(0)), k = int(state.range(1));
+  const Blobs b = MakeBlobs(k, dim, 1 << 16, 42);
+  const std::vector<double> origin(dim, 0.0), far(k, 1e9);
+  std::vector<double> neg2c(b.centers.size()), norms(k, 0.0);
+  for (size_t i = 0; i < neg2c.size(); ++i) {
+    neg2c[i] = -2 * b.centers[i];
+    norms[i / dim] += b.centers[i] * b.centers[i];
+  }
+  const segstream::stream::detail::AssignView view{
+      k, dim, origin.data(), neg2c.data(), norms.data(), far.data()};
+  constexpr size_t kBatch = 256;
+  std::vector<int> cluster(kBatch), slot(kBatch);
+  std::vector<double> d2(kBatch);
+  size_t at = 0, n_far = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(segstream::stream::detail::NearestBatch(
+        view, &b.points[at * dim], kBatch, cluster.data(), slot.data(), d2.data(), &n_far));
+    benchmark::DoNotOptimize(cluster.data());
     at = (at + kBatch) % (b.labels.size() - kBatch);
   }
   state.SetItemsProcessed(int64_t(state.iterations()) * kBatch);
@@ -79,6 +115,8 @@ void BM_SpeedNaive(benchmark::State& state) {
 }
 
 BENCHMARK(BM_SpeedStreaming)->Args({6, 8})->Args({16, 32});
+BENCHMARK(BM_SpeedStreamingNoAdapt)->Args({6, 8})->Args({16, 32});
+BENCHMARK(BM_SpeedAssignKernel)->Args({6, 8})->Args({16, 32});
 BENCHMARK(BM_SpeedNaive)->Args({6, 8})->Args({16, 32});
 
 // ---- Quality at 1 M points (d = 6, k = 8), one seed per run ----

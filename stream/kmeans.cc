@@ -54,9 +54,9 @@ double CentroidRows(const double* __restrict sum, double inv, const double* __re
 }
 
 // Folds one centroid's batch accumulators (weight w per point, bw in all) into its sum and, when
-// b_sum is set, its change-detection block; clears the accumulators. Σ w·x = w·Σ (x - c) + bw·c.
-void FoldBatch(double w, double bw, const double* __restrict cen, int dim, int stride,
-               double* __restrict dev, double* __restrict dev2, double* __restrict sum,
+// b_sum is set, its change-detection block. Σ w·x = w·Σ (x - c) + bw·c.
+void FoldBatch(double w, double bw, const double* __restrict cen, int dim,
+               const double* __restrict dev, const double* __restrict dev2, double* __restrict sum,
                double* __restrict b_sum, double* __restrict b_dev, double* __restrict b_dev2) {
   for (int j = 0; j < dim; ++j) {
     const double add = w * dev[j] + bw * cen[j];
@@ -67,7 +67,6 @@ void FoldBatch(double w, double bw, const double* __restrict cen, int dim, int s
       b_dev2[j] += w * dev2[j];
     }
   }
-  for (int j = 0; j < stride; ++j) dev[j] = dev2[j] = 0;
 }
 
 }  // namespace
@@ -318,9 +317,6 @@ bool StreamingKMeans::ProcessBatch(const double* points, size_t n, double clock)
     touched_[c] = 1;
     AddFar(c, x, w, scratch_d2_[i]);
   }
-  // Row k took the far points: only cleared.
-  std::fill_n(batch_dev_.data() + size_t(k_) * stride, stride, 0.0);
-  std::fill_n(batch_dev2_.data() + size_t(k_) * stride, stride, 0.0);
   const double floor = stats_.active_floor();
   for (int c = 0; c < k_; ++c) {
     double* dev = batch_dev_.data() + size_t(c) * stride;
@@ -344,11 +340,14 @@ bool StreamingKMeans::ProcessBatch(const double* points, size_t n, double clock)
         b->w += bw;
         b->cost += cost;
       }
-      FoldBatch(w, bw, cen, dim, stride, dev, dev2, s, b ? b->sum.data() : nullptr,
+      FoldBatch(w, bw, cen, dim, dev, dev2, s, b ? b->sum.data() : nullptr,
                 b ? b->dev.data() : nullptr, b ? b->dev2.data() : nullptr);
     }
     RefreshCentroid(c, floor);
   }
+  // One clear for all rows, spare row k (the far points) included.
+  std::fill(batch_dev_.begin(), batch_dev_.end(), 0.0);
+  std::fill(batch_dev2_.begin(), batch_dev2_.end(), 0.0);
   if (adaptive) {
     TestChanges();
     MaybePromote();
