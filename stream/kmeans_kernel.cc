@@ -154,16 +154,16 @@ inline __attribute__((always_inline)) void NearestGroup(const AssignView& v, con
     xt[j] -= v.origin[j];
     xx += xt[j] * xt[j];
   }
-  // Broadcasts are written -0 + x: unlike +0 + x that is x for every x, so GCC emits a plain
-  // broadcast instead of an add. Inactive slots have norm +inf, so they never win: no branch.
-  const Lanes neg0 = -Lanes{};
-  Lanes best = neg0 + kInf;
+  // Broadcasts are written x - 0, which is x for every x (0 + x is not, for x = -0), so GCC emits
+  // a plain broadcast instead of an add. Inactive slots have norm +inf, so they never win: no
+  // branch needed.
+  Lanes best = kInf - Lanes{};
   Lanes best_c = {};
   Lanes best_far = {};
   for (int c = 0; c < v.k; ++c) {
     const double* row = v.neg2c + size_t(c) * dim;
     // Two interleaved partial sums halve the add chain's latency, at the same number of adds.
-    Lanes acc = neg0 + v.norms[c];
+    Lanes acc = v.norms[c] - Lanes{};
     if (dim > 1) {
       Lanes odd = row[1] * xt[1];
       for (int j = 0; j < dim; j += 2) acc += row[j] * xt[j];
@@ -174,8 +174,8 @@ inline __attribute__((always_inline)) void NearestGroup(const AssignView& v, con
     }
     const auto better = acc < best;
     best = better ? acc : best;
-    best_c = better ? neg0 + kIndex[c] : best_c;
-    best_far = better ? neg0 + v.far_threshold[c] : best_far;
+    best_c = better ? kIndex[c] - Lanes{} : best_c;
+    best_far = better ? v.far_threshold[c] - Lanes{} : best_far;
   }
   const Lanes raw = best + xx;
   const auto far = raw > best_far;
