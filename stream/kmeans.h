@@ -268,7 +268,7 @@ class StreamingKMeans {
   std::vector<double> scratch_d2_;
   std::vector<double> no_far_;  // +inf thresholds: without adaptive forgetting nothing is far
   std::vector<char> touched_;
-  int acc_stride_;                    // detail::AccStride(dim)
+  int acc_stride_ = 0;                // detail::AccStride(dim)
   std::vector<double> acc_centroid_;  // (k + 1) × acc_stride_: centroid, -1, zeros
   std::vector<uint64_t> acc_keep_;    // acc_stride_ masks: all ones for the dim coordinates
   std::vector<double> batch_dev_;     // (k + 1) × acc_stride_: Σ (x - c), point count

@@ -1,5 +1,6 @@
-// The per-point loops of StreamingKMeans (internal to stream/kmeans*): vectorised, compiled for
-// several x86-64 levels and picked at load time.
+// The per-point loops of StreamingKMeans (internal to stream/kmeans*; bench/kmeans_bench.cc also
+// times the assignment alone): vectorised, compiled for several x86-64 levels and picked at load
+// time.
 #pragma once
 
 #include <cstddef>
