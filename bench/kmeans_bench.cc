@@ -1,69 +1,43 @@
 // Streaming k-means: assign + update per point against a naive online loop (Sculley's per-point
 // update over array-of-structs centroids) in the same run, and the 1 M-point quality
 // targets as counters (BM_Quality: inertia ratio vs best-of-10 Lloyd, ARI, grouped arrival,
-// stationary and drift errors in σ). Run speed only with --benchmark_filter=Speed.
+// stationary and drift errors in σ). Run speed only with --benchmark_filter=Speed. The speed
+// variants split the time: BM_SpeedAssignKernel is the assignment kernel alone,
+// BM_SpeedStreamingNoAdapt drops the adaptive-forgetting bookkeeping.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <limits>
-#include <map>
 #include <random>
 #include <vector>
 
 #include "stream/kmeans.h"
+#include "stream/kmeans_kernel.h"
+#include "stream/kmeans_testdata.h"
 
 namespace {
 
 using segstream::stream::KMeansOptions;
 using segstream::stream::StreamingKMeans;
-
-double U01(std::mt19937_64& rng) { return double(rng() >> 11) * 0x1.0p-53; }
-double Normal(std::mt19937_64& rng) {
-  const double u1 = std::max(U01(rng), 1e-300);
-  return std::sqrt(-2 * std::log(u1)) * std::cos(2 * M_PI * U01(rng));
-}
-double Dist2(const double* a, const double* b, int dim) {
-  double s = 0;
-  for (int j = 0; j < dim; ++j) s += (a[j] - b[j]) * (a[j] - b[j]);
-  return s;
-}
-
-struct Blobs {
-  int k, dim;
-  std::vector<double> centers, points;
-  std::vector<int> labels;
-};
-
-Blobs MakeBlobs(int k, int dim, size_t n, uint64_t seed) {
-  Blobs b{k, dim, {}, {}, {}};
-  std::mt19937_64 rng(seed);
-  while (b.centers.size() < size_t(k) * dim) {
-    std::vector<double> c(dim);
-    for (double& v : c) v = (2 * U01(rng) - 1) * 10;
-    bool ok = true;
-    for (size_t i = 0; i < b.centers.size() / dim; ++i) {
-      ok = ok && Dist2(c.data(), &b.centers[i * dim], dim) >= 64;  // ≥ 8σ apart
-    }
-    if (ok) b.centers.insert(b.centers.end(), c.begin(), c.end());
-  }
-  b.points.reserve(n * dim);
-  for (size_t i = 0; i < n; ++i) {
-    const int l = int(rng() % k);
-    b.labels.push_back(l);
-    for (int j = 0; j < dim; ++j) b.points.push_back(b.centers[size_t(l) * dim + j] + Normal(rng));
-  }
-  return b;
-}
+using segstream::stream::kmeans_testdata::AdjustedRandIndex;
+using segstream::stream::kmeans_testdata::Blobs;
+using segstream::stream::kmeans_testdata::Dist2;
+using segstream::stream::kmeans_testdata::GroupByLabel;
+using segstream::stream::kmeans_testdata::Inertia;
+using segstream::stream::kmeans_testdata::MakeBlobs;
+using segstream::stream::kmeans_testdata::Normal;
+using segstream::stream::kmeans_testdata::U01;
+using segstream::stream::kmeans_testdata::WorstCentreError;
 
 // Speed: assign + update, points cycled from a 64 k-point sample, mini-batches of 256.
-void BM_SpeedStreaming(benchmark::State& state) {
+void RunStreaming(benchmark::State& state, bool adaptive) {
   const int dim = int(state.range(0)), k = int(state.range(1));
   const Blobs b = MakeBlobs(k, dim, 1 << 16, 42);
   KMeansOptions o;
   o.k = k;
   o.dim = dim;
+  o.adaptive = adaptive;
   StreamingKMeans model(o);
   (void)model.ObserveBatch(b.points, 0);
   constexpr size_t kBatch = 256;
@@ -71,6 +45,38 @@ void BM_SpeedStreaming(benchmark::State& state) {
   double t = 0;
   for (auto _ : state) {
     benchmark::DoNotOptimize(model.ObserveBatch({&b.points[at * dim], kBatch * dim}, t += kBatch));
+    at = (at + kBatch) % (b.labels.size() - kBatch);
+  }
+  state.SetItemsProcessed(int64_t(state.iterations()) * kBatch);
+}
+
+void BM_SpeedStreaming(benchmark::State& state) { RunStreaming(state, true); }
+
+// The same without adaptive forgetting (no far test, change blocks or candidates): the
+// difference to BM_SpeedStreaming is what that bookkeeping costs on a stationary stream.
+void BM_SpeedStreamingNoAdapt(benchmark::State& state) { RunStreaming(state, false); }
+
+// The assignment kernel alone (nearest centroid, d², far test) on the same batches, against the
+// true centres: the rest of BM_SpeedStreaming is the statistics update and per-batch work.
+void BM_SpeedAssignKernel(benchmark::State& state) {
+  const int dim = int(state.range(0)), k = int(state.range(1));
+  const Blobs b = MakeBlobs(k, dim, 1 << 16, 42);
+  const std::vector<double> origin(dim, 0.0), far(k, 1e9);
+  std::vector<double> neg2c(b.centers.size()), norms(k, 0.0);
+  for (size_t i = 0; i < neg2c.size(); ++i) {
+    neg2c[i] = -2 * b.centers[i];
+    norms[i / dim] += b.centers[i] * b.centers[i];
+  }
+  const segstream::stream::detail::AssignView view{
+      k, dim, origin.data(), neg2c.data(), norms.data(), far.data()};
+  constexpr size_t kBatch = 256;
+  std::vector<int> cluster(kBatch), slot(kBatch);
+  std::vector<double> d2(kBatch);
+  size_t at = 0, n_far = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(segstream::stream::detail::NearestBatch(
+        view, &b.points[at * dim], kBatch, cluster.data(), slot.data(), d2.data(), &n_far));
+    benchmark::DoNotOptimize(cluster.data());
     at = (at + kBatch) % (b.labels.size() - kBatch);
   }
   state.SetItemsProcessed(int64_t(state.iterations()) * kBatch);
@@ -109,30 +115,11 @@ void BM_SpeedNaive(benchmark::State& state) {
 }
 
 BENCHMARK(BM_SpeedStreaming)->Args({6, 8})->Args({16, 32});
+BENCHMARK(BM_SpeedStreamingNoAdapt)->Args({6, 8})->Args({16, 32});
+BENCHMARK(BM_SpeedAssignKernel)->Args({6, 8})->Args({16, 32});
 BENCHMARK(BM_SpeedNaive)->Args({6, 8})->Args({16, 32});
 
 // ---- Quality at 1 M points (d = 6, k = 8), one seed per run ----
-
-double Inertia(const std::vector<double>& pts, int dim, const std::vector<double>& cen,
-               std::vector<int>* labels = nullptr) {
-  const size_t n = pts.size() / dim;
-  const int k = int(cen.size() / dim);
-  if (labels) labels->assign(n, -1);
-  double total = 0;
-  for (size_t i = 0; i < n; ++i) {
-    double best = std::numeric_limits<double>::infinity();
-    for (int c = 0; c < k; ++c) {
-      if (std::isnan(cen[size_t(c) * dim])) continue;
-      const double d = Dist2(&pts[i * dim], &cen[size_t(c) * dim], dim);
-      if (d < best) {
-        best = d;
-        if (labels) (*labels)[i] = c;
-      }
-    }
-    total += best;
-  }
-  return total;
-}
 
 // Best of `inits` k-means++ + Lloyd (independent of the code under test).
 double LloydBest(const std::vector<double>& pts, int dim, int k, int inits, uint64_t seed) {
@@ -175,37 +162,6 @@ double LloydBest(const std::vector<double>& pts, int dim, int k, int inits, uint
   return best;
 }
 
-double Ari(const std::vector<int>& a, const std::vector<int>& b) {
-  std::map<std::pair<int, int>, double> joint;
-  std::map<int, double> ra, rb;
-  for (size_t i = 0; i < a.size(); ++i) {
-    joint[{a[i], b[i]}] += 1;
-    ra[a[i]] += 1;
-    rb[b[i]] += 1;
-  }
-  auto pairs = [](double x) { return x * (x - 1) / 2; };
-  double sj = 0, sa = 0, sb = 0;
-  for (auto& [key, v] : joint) sj += pairs(v);
-  for (auto& [key, v] : ra) sa += pairs(v);
-  for (auto& [key, v] : rb) sb += pairs(v);
-  const double expected = sa * sb / pairs(double(a.size()));
-  return (sj - expected) / ((sa + sb) / 2 - expected);
-}
-
-double WorstCentreError(const std::vector<double>& centers, const std::vector<double>& model,
-                        int dim) {
-  double worst = 0;
-  for (size_t c = 0; c < centers.size() / dim; ++c) {
-    double best = std::numeric_limits<double>::infinity();
-    for (size_t m = 0; m < model.size() / dim; ++m) {
-      if (!std::isnan(model[m * dim]))
-        best = std::min(best, Dist2(&centers[c * dim], &model[m * dim], dim));
-    }
-    worst = std::max(worst, std::sqrt(best));
-  }
-  return worst;
-}
-
 StreamingKMeans Run(const std::vector<double>& pts, int dim, int k, uint64_t seed,
                     size_t time_offset = 0, StreamingKMeans* resume = nullptr) {
   KMeansOptions o;
@@ -233,7 +189,7 @@ void BM_Quality(benchmark::State& state) {
     const double ratio = Inertia(b.points, dim, model.Centroids(), &labels) / lloyd;
     state.counters["inertia_ratio"] = ratio;
     state.counters["inertia_excess_ppm"] = (ratio - 1) * 1e6;  // the ratio prints with 3 digits
-    state.counters["ari"] = Ari(labels, b.labels);
+    state.counters["ari"] = AdjustedRandIndex(labels, b.labels);
     state.counters["stationary_err_sigma"] = WorstCentreError(b.centers, model.Centroids(), dim);
 
     // Drift: two centres move by 2σ, then 50 k more points.
@@ -257,16 +213,10 @@ void BM_Quality(benchmark::State& state) {
     state.counters["drift_err_sigma"] = WorstCentreError(moved.centers, drifted.Centroids(), dim);
 
     // Grouped arrival: all of cluster 0, then cluster 1, ...
-    std::vector<size_t> idx(b.labels.size());
-    for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
-    std::stable_sort(idx.begin(), idx.end(),
-                     [&](size_t x, size_t y) { return b.labels[x] < b.labels[y]; });
-    std::vector<double> grouped(b.points.size());
-    for (size_t i = 0; i < idx.size(); ++i) {
-      std::memcpy(&grouped[i * dim], &b.points[idx[i] * dim], sizeof(double) * dim);
-    }
-    StreamingKMeans g = Run(grouped, dim, k, seed);
-    const double grouped_ratio = Inertia(grouped, dim, g.Centroids()) / lloyd;
+    Blobs grouped = b;
+    GroupByLabel(grouped);
+    StreamingKMeans g = Run(grouped.points, dim, k, seed);
+    const double grouped_ratio = Inertia(grouped.points, dim, g.Centroids()) / lloyd;
     state.counters["grouped_ratio"] = grouped_ratio;
     state.counters["grouped_excess_ppm"] = (grouped_ratio - 1) * 1e6;
   }

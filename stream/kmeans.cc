@@ -36,6 +36,39 @@ Status NonFinite(std::span<const double> v, int dim) {
       "k-means: coordinates too large (squared distances overflow); scale the features");
 }
 
+// The centroid sum·inv into its three layouts (row-major, accumulator row, -2·(c - o)); returns
+// |c - o|². Separate with restrict pointers so the loop has no aliasing checks.
+double CentroidRows(const double* __restrict sum, double inv, const double* __restrict origin,
+                    int dim, double* __restrict row, double* __restrict acc_row,
+                    double* __restrict neg2c) {
+  double norm = 0;
+  for (int j = 0; j < dim; ++j) {
+    const double x = sum[j] * inv;
+    row[j] = x;
+    acc_row[j] = x;
+    const double rel = x - origin[j];
+    neg2c[j] = -2.0 * rel;
+    norm += rel * rel;
+  }
+  return norm;
+}
+
+// Folds one centroid's batch accumulators (weight w per point, bw in all) into its sum and, when
+// b_sum is set, its change-detection block. Σ w·x = w·Σ (x - c) + bw·c.
+void FoldBatch(double w, double bw, const double* __restrict cen, int dim,
+               const double* __restrict dev, const double* __restrict dev2, double* __restrict sum,
+               double* __restrict b_sum, double* __restrict b_dev, double* __restrict b_dev2) {
+  for (int j = 0; j < dim; ++j) {
+    const double add = w * dev[j] + bw * cen[j];
+    sum[j] += add;
+    if (b_sum != nullptr) {
+      b_sum[j] += add;
+      b_dev[j] += w * dev[j];
+      b_dev2[j] += w * dev2[j];
+    }
+  }
+}
+
 }  // namespace
 
 StreamingKMeans::StreamingKMeans(const KMeansOptions& options) : options_(options) {
@@ -51,11 +84,13 @@ StreamingKMeans::StreamingKMeans(const KMeansOptions& options) : options_(option
   norms_.assign(k_, kInf);
   centroids_.assign(size_t(k_) * dim_, 0.0);
   far_threshold_.assign(k_, kInf);
-  batch_w_.assign(k_, 0.0);
-  batch_n_.assign(k_, 0.0);
-  batch_cost_.assign(k_, 0.0);
-  batch_dev_.assign(size_t(k_) * dim_, 0.0);
-  batch_dev2_.assign(size_t(k_) * dim_, 0.0);
+  acc_stride_ = detail::AccStride(dim_);
+  acc_centroid_.assign(size_t(k_ + 1) * acc_stride_, 0.0);
+  for (int c = 0; c <= k_; ++c) acc_centroid_[size_t(c) * acc_stride_ + dim_] = -1.0;
+  acc_keep_.assign(acc_stride_, 0);
+  std::fill_n(acc_keep_.begin(), dim_, ~uint64_t{0});
+  batch_dev_.assign(size_t(k_ + 1) * acc_stride_, 0.0);
+  batch_dev2_.assign(size_t(k_ + 1) * acc_stride_, 0.0);
   touched_.assign(k_, 0);
   no_far_.assign(k_, kInf);
   blocks_.resize(k_);
@@ -203,32 +238,37 @@ void StreamingKMeans::RefreshCentroid(int c, double floor) {
     return;
   }
   const double inv = 1.0 / count;
-  const double* s = stats_.sum_.data() + size_t(c) * dim_;
-  double* row = centroids_.data() + size_t(c) * dim_;
-  double* neg2c = neg2c_.data() + size_t(c) * dim_;
-  double norm = 0;
-  for (int j = 0; j < dim_; ++j) {
-    row[j] = s[j] * inv;
-    const double rel = row[j] - origin_[j];
-    neg2c[j] = -2.0 * rel;
-    norm += rel * rel;
-  }
-  norms_[c] = norm;
+  norms_[c] = CentroidRows(stats_.sum_.data() + size_t(c) * dim_, inv, origin_.data(), dim_,
+                           centroids_.data() + size_t(c) * dim_,
+                           acc_centroid_.data() + size_t(c) * acc_stride_,
+                           neg2c_.data() + size_t(c) * dim_);
   // While a slot is empty, anything beyond a centroid's mean spread may seed it (re-seeding dead
-  // centroids in the highest-cost regions); otherwise only far outliers feed candidates.
+  // centroids in the highest-cost regions); otherwise only far outliers feed candidates. The
+  // spread leaves out the far points candidates hold: a new cluster arriving next to this
+  // centroid must not widen its reach until its own points count as near.
   const double factor = has_empty_ ? 1.0 : options_.far_factor;
-  far_threshold_[c] = factor * std::max(stats_.cost_[c], 0.0) * inv;
-}
-
-bool StreamingKMeans::AssignAll(const double* points, size_t n, int* cluster, double* d2) const {
-  return detail::NearestBatch(points, n, dim_, origin_.data(), neg2c_.data(), norms_.data(), k_,
-                              cluster, d2);
+  double pending_w = 0;
+  double pending_cost = 0;
+  for (const Candidate& cand : candidates_) {
+    if (!cand.used) continue;
+    pending_w += cand.contrib_w[c];
+    pending_cost += cand.contrib_cost[c];
+  }
+  double spread = std::max(stats_.cost_[c], 0.0) * inv;
+  if (count - pending_w > 1e-9 * count) {
+    spread = std::max(stats_.cost_[c] - pending_cost, 0.0) / (count - pending_w);
+  }
+  far_threshold_[c] = factor * spread;
 }
 
 Assignment StreamingKMeans::Nearest(const double* x) const {
   int c = 0;
+  int slot = 0;
   double d2 = 0;
-  AssignAll(x, 1, &c, &d2);
+  size_t n_far = 0;
+  const detail::AssignView view{
+      k_, dim_, origin_.data(), neg2c_.data(), norms_.data(), no_far_.data()};
+  detail::NearestBatch(view, x, 1, &c, &slot, &d2, &n_far);
   if (norms_[c] == kInf) return {};
   return {c, d2};
 }
@@ -246,19 +286,28 @@ bool StreamingKMeans::ProcessBatch(const double* points, size_t n, double clock)
     return true;
   }
   scratch_cluster_.resize(n);
+  scratch_slot_.resize(n);
   scratch_d2_.resize(n);
-  if (!AssignAll(points, n, scratch_cluster_.data(), scratch_d2_.data())) return false;
-  const double w = WeightAt(clock);
   const bool adaptive = options_.adaptive;
+  const detail::AssignView view{k_,
+                                dim_,
+                                origin_.data(),
+                                neg2c_.data(),
+                                norms_.data(),
+                                adaptive ? far_threshold_.data() : no_far_.data()};
+  size_t n_far = 0;
+  if (!detail::NearestBatch(view, points, n, scratch_cluster_.data(), scratch_slot_.data(),
+                            scratch_d2_.data(), &n_far)) {
+    return false;
+  }
+  const double w = WeightAt(clock);
   const int dim = dim_;
-  scratch_far_.resize(n);
-  const size_t n_far = detail::AccumulateNear(
-      points, n, dim, scratch_cluster_.data(), scratch_d2_.data(),
-      adaptive ? far_threshold_.data() : no_far_.data(), centroids_.data(), w,
-      {batch_w_.data(), batch_n_.data(), batch_cost_.data(), batch_dev_.data(), batch_dev2_.data()},
-      scratch_far_.data());
-  for (size_t f = 0; f < n_far; ++f) {
-    const size_t i = scratch_far_[f];
+  const int stride = acc_stride_;
+  detail::AccumulateNear(points, n, dim, scratch_slot_.data(), acc_centroid_.data(),
+                         acc_keep_.data(), batch_dev_.data(), batch_dev2_.data());
+  for (size_t i = 0; i < n && n_far > 0; ++i) {
+    if (scratch_slot_[i] != k_) continue;
+    --n_far;
     const int c = scratch_cluster_[i];
     const double* x = points + i * dim;
     stats_.count_[c] += w;
@@ -270,39 +319,35 @@ bool StreamingKMeans::ProcessBatch(const double* points, size_t n, double clock)
   }
   const double floor = stats_.active_floor();
   for (int c = 0; c < k_; ++c) {
-    if (!touched_[c] && batch_n_[c] == 0) continue;
+    double* dev = batch_dev_.data() + size_t(c) * stride;
+    double* dev2 = batch_dev2_.data() + size_t(c) * stride;
+    const double bn = dev[dim];
+    if (!touched_[c] && bn == 0) continue;
     touched_[c] = 0;
-    const double bw = batch_w_[c];
-    if (bw != 0) {
+    if (bn != 0) {
+      // Σ w·x = w·Σ (x - c) + (Σ w)·c, folded once per batch and centroid.
+      const double bw = w * bn;
       const double* cen = centroids_.data() + size_t(c) * dim;
       double* s = stats_.sum_.data() + size_t(c) * dim;
-      double* dev = batch_dev_.data() + size_t(c) * dim;
-      double* dev2 = batch_dev2_.data() + size_t(c) * dim;
+      double cost = 0;
+      for (int j = 0; j < dim; ++j) cost += dev2[j];
+      cost *= w;
       stats_.count_[c] += bw;
-      stats_.cost_[c] += batch_cost_[c];
-      if (adaptive) {
-        Block& b = blocks_[c];
-        b.n += batch_n_[c];
-        b.w += bw;
-        b.cost += batch_cost_[c];
-        for (int j = 0; j < dim; ++j) {
-          const double sum = dev[j] + bw * cen[j];
-          s[j] += sum;
-          b.sum[j] += sum;
-          b.dev[j] += dev[j];
-          b.dev2[j] += dev2[j];
-          dev[j] = dev2[j] = 0;
-        }
-      } else {
-        for (int j = 0; j < dim; ++j) {
-          s[j] += dev[j] + bw * cen[j];
-          dev[j] = dev2[j] = 0;
-        }
+      stats_.cost_[c] += cost;
+      Block* b = adaptive ? &blocks_[c] : nullptr;
+      if (b != nullptr) {
+        b->n += bn;
+        b->w += bw;
+        b->cost += cost;
       }
-      batch_w_[c] = batch_n_[c] = batch_cost_[c] = 0;
+      FoldBatch(w, bw, cen, dim, dev, dev2, s, b ? b->sum.data() : nullptr,
+                b ? b->dev.data() : nullptr, b ? b->dev2.data() : nullptr);
     }
     RefreshCentroid(c, floor);
   }
+  // One clear for all rows, spare row k (the far points) included.
+  std::fill(batch_dev_.begin(), batch_dev_.end(), 0.0);
+  std::fill(batch_dev2_.begin(), batch_dev2_.end(), 0.0);
   if (adaptive) {
     TestChanges();
     MaybePromote();

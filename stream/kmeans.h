@@ -224,7 +224,6 @@ class StreamingKMeans {
   void RefreshCentroids();
   void RefreshCentroid(int c, double active_floor);
   Assignment Nearest(const double* x) const;
-  bool AssignAll(const double* points, size_t n, int* cluster, double* d2) const;
   void SetOriginToMean();
 
   // Adaptive forgetting (kmeans_adapt.cc).
@@ -265,15 +264,15 @@ class StreamingKMeans {
   // Scratch for ObserveBatch: per point, and per centroid sums of the near points' deviations
   // from the snapshot centroid (folded into stats_ and blocks_ at the end of the batch).
   std::vector<int> scratch_cluster_;
+  std::vector<int> scratch_slot_;  // accumulator row: the centroid, or k for a far point
   std::vector<double> scratch_d2_;
-  std::vector<size_t> scratch_far_;
   std::vector<double> no_far_;  // +inf thresholds: without adaptive forgetting nothing is far
   std::vector<char> touched_;
-  std::vector<double> batch_w_;
-  std::vector<double> batch_n_;
-  std::vector<double> batch_cost_;
-  std::vector<double> batch_dev_;
-  std::vector<double> batch_dev2_;
+  int acc_stride_ = 0;                // detail::AccStride(dim)
+  std::vector<double> acc_centroid_;  // (k + 1) × acc_stride_: centroid, -1, zeros
+  std::vector<uint64_t> acc_keep_;    // acc_stride_ masks: all ones for the dim coordinates
+  std::vector<double> batch_dev_;     // (k + 1) × acc_stride_: Σ (x - c), point count
+  std::vector<double> batch_dev2_;    // (k + 1) × acc_stride_: Σ (x - c)²
 };
 
 }  // namespace segstream::stream

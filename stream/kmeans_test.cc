@@ -9,95 +9,26 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
-#include <map>
 #include <random>
 #include <stdexcept>
 #include <vector>
 
+#include "stream/kmeans_testdata.h"
+
 namespace segstream::stream {
 namespace {
 
+using kmeans_testdata::AdjustedRandIndex;
+using kmeans_testdata::Blobs;
+using kmeans_testdata::Dist2;
+using kmeans_testdata::GroupByLabel;
+using kmeans_testdata::Inertia;
+using kmeans_testdata::MakeBlobs;
+using kmeans_testdata::Normal;
+using kmeans_testdata::U01;
+using kmeans_testdata::WorstCentreError;
+
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-double U01(std::mt19937_64& rng) { return double(rng() >> 11) * 0x1.0p-53; }
-double Normal(std::mt19937_64& rng) {
-  const double u1 = std::max(U01(rng), 1e-300);
-  const double u2 = U01(rng);
-  return std::sqrt(-2 * std::log(u1)) * std::cos(2 * M_PI * u2);
-}
-double Dist2(const double* a, const double* b, int dim) {
-  double s = 0;
-  for (int j = 0; j < dim; ++j) s += (a[j] - b[j]) * (a[j] - b[j]);
-  return s;
-}
-
-struct Blobs {
-  int k = 0;
-  int dim = 0;
-  std::vector<double> centers;  // k × dim
-  std::vector<double> points;   // n × dim
-  std::vector<int> labels;
-  size_t n() const { return labels.size(); }
-};
-
-// k centres uniform in [-10, 10]^dim at least `min_sep` apart; n unit-variance points, labels
-// uniform at random.
-Blobs MakeBlobs(int k, int dim, size_t n, uint64_t seed, double min_sep = 8) {
-  Blobs b;
-  b.k = k;
-  b.dim = dim;
-  std::mt19937_64 rng(seed);
-  while (b.centers.size() < size_t(k) * dim) {
-    std::vector<double> c(dim);
-    for (double& v : c) v = (2 * U01(rng) - 1) * 10;
-    bool ok = true;
-    for (size_t i = 0; i < b.centers.size() / dim; ++i) {
-      ok = ok && Dist2(c.data(), b.centers.data() + i * dim, dim) >= min_sep * min_sep;
-    }
-    if (ok) b.centers.insert(b.centers.end(), c.begin(), c.end());
-  }
-  for (size_t i = 0; i < n; ++i) {
-    const int l = int(rng() % k);
-    b.labels.push_back(l);
-    for (int j = 0; j < dim; ++j) b.points.push_back(b.centers[size_t(l) * dim + j] + Normal(rng));
-  }
-  return b;
-}
-
-void GroupByLabel(Blobs& b) {
-  std::vector<size_t> idx(b.n());
-  for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
-  std::stable_sort(idx.begin(), idx.end(),
-                   [&](size_t x, size_t y) { return b.labels[x] < b.labels[y]; });
-  Blobs g = b;
-  for (size_t i = 0; i < idx.size(); ++i) {
-    g.labels[i] = b.labels[idx[i]];
-    std::memcpy(&g.points[i * b.dim], &b.points[idx[i] * b.dim], sizeof(double) * b.dim);
-  }
-  b = g;
-}
-
-// Σ min squared distance to the non-NaN centroids; fills labels.
-double Inertia(const std::vector<double>& pts, int dim, const std::vector<double>& centroids,
-               std::vector<int>* labels = nullptr) {
-  const size_t n = pts.size() / dim;
-  const int k = int(centroids.size() / dim);
-  double total = 0;
-  if (labels) labels->assign(n, -1);
-  for (size_t i = 0; i < n; ++i) {
-    double best = std::numeric_limits<double>::infinity();
-    for (int c = 0; c < k; ++c) {
-      if (std::isnan(centroids[size_t(c) * dim])) continue;
-      const double d = Dist2(&pts[i * dim], &centroids[size_t(c) * dim], dim);
-      if (d < best) {
-        best = d;
-        if (labels) (*labels)[i] = c;
-      }
-    }
-    total += best;
-  }
-  return total;
-}
 
 // Independent reference: plain k-means++ (one trial per centre) + Lloyd, best of `inits`.
 double LloydBest(const std::vector<double>& pts, int dim, int k, int inits, uint64_t seed) {
@@ -140,38 +71,6 @@ double LloydBest(const std::vector<double>& pts, int dim, int k, int inits, uint
     best = std::min(best, Inertia(pts, dim, cen));
   }
   return best;
-}
-
-double AdjustedRandIndex(const std::vector<int>& a, const std::vector<int>& b) {
-  std::map<std::pair<int, int>, double> joint;
-  std::map<int, double> ra, rb;
-  for (size_t i = 0; i < a.size(); ++i) {
-    joint[{a[i], b[i]}] += 1;
-    ra[a[i]] += 1;
-    rb[b[i]] += 1;
-  }
-  auto pairs = [](double x) { return x * (x - 1) / 2; };
-  double sj = 0, sa = 0, sb = 0;
-  for (auto& [key, v] : joint) sj += pairs(v);
-  for (auto& [key, v] : ra) sa += pairs(v);
-  for (auto& [key, v] : rb) sb += pairs(v);
-  const double expected = sa * sb / pairs(double(a.size()));
-  return (sj - expected) / ((sa + sb) / 2 - expected);
-}
-
-// Largest distance from a true centre to its nearest model centroid.
-double WorstCentreError(const std::vector<double>& centers, const std::vector<double>& model,
-                        int dim) {
-  double worst = 0;
-  for (size_t c = 0; c < centers.size() / dim; ++c) {
-    double best = std::numeric_limits<double>::infinity();
-    for (size_t m = 0; m < model.size() / dim; ++m) {
-      if (std::isnan(model[m * dim])) continue;
-      best = std::min(best, Dist2(&centers[c * dim], &model[m * dim], dim));
-    }
-    worst = std::max(worst, std::sqrt(best));
-  }
-  return worst;
 }
 
 // One pass in mini-batches of `batch`, time = index of the batch's first point.
@@ -231,8 +130,7 @@ TEST_P(KMeansQuality, OnePassMatchesBestOfTenLloyd) {
 }
 
 // All of cluster 0, then all of cluster 1, ... The init sample sees only cluster 0, so every
-// later cluster needs a slot freed by merging pieces of cluster 0. 25 k points per cluster: with
-// only 5 k per cluster, young centroids can still be merged away (see the issue note).
+// later cluster needs a slot freed by merging pieces of cluster 0. 25 k points per cluster.
 TEST_P(KMeansQuality, GroupedArrivalStaysWithinOnePercent) {
   Blobs b = MakeBlobs(8, 6, 200000, GetParam() + 50);
   GroupByLabel(b);
@@ -243,6 +141,23 @@ TEST_P(KMeansQuality, GroupedArrivalStaysWithinOnePercent) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Seeds, KMeansQuality, ::testing::Values(1, 2));
+
+// Grouped arrival with only 5 k points per cluster, so a new cluster arrives while the pieces of
+// cluster 0 still move: their change tests may restart one of them just as the first far points
+// of the next cluster wait in a candidate. Those far points must not be lost into (and blur) a
+// piece of cluster 0. Seeds 3 and 15 ended at 1.037× and 1.019× before that was fixed; 16 seeds
+// keep this under a second.
+TEST(KMeansGrouped, FiveThousandPointsPerClusterStayWithinOnePercent) {
+  for (uint64_t seed = 1; seed <= 16; ++seed) {
+    Blobs b = MakeBlobs(8, 6, 40000, seed + 50);
+    GroupByLabel(b);
+    StreamingKMeans grouped(Options(8, 6, seed));
+    Stream(grouped, b.points, 6);
+    EXPECT_LE(Inertia(b.points, 6, grouped.Centroids()), 1.01 * LloydFromTruth(b))
+        << "seed " << seed;
+    EXPECT_GE(grouped.events().promotions + grouped.events().restarts, 7u) << "seed " << seed;
+  }
+}
 
 TEST(KMeansDrift, StationaryStreamHoldsTrueCentres) {
   for (uint64_t seed : {3, 4}) {
