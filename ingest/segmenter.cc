@@ -244,7 +244,6 @@ Status Segmenter::Emit(const SegmentBatch& batch, const std::string& id,
   change_.set_source_offset(offset);
   change_.SerializeToString(&buffer_);
   if (Status s = producer_->Produce(storage::kSegmentChangesTopic, id, buffer_); !s.ok()) return s;
-  ++events_produced_;
   return Status::Ok();
 }
 

@@ -82,11 +82,6 @@ struct SegmentBatch {
   bool meta_changed = false;
   // The partition's basket-value digest, copied on the batch's first checkout with a sale.
   std::optional<stream::TDigest> basket;
-  int64_t events = 0;  // segment changes produced
-
-  bool empty() const {
-    return changed.empty() && !stats_changed && !meta_changed && !basket.has_value();
-  }
 };
 
 // What a checkout contributes to its customer's features (sale and return lines).
@@ -119,9 +114,6 @@ class Segmenter {
   // Puts the batch's changes into the partition's commit.
   static void Fill(const SegmentBatch& batch, storage::CheckoutsCommit* commit);
   void Adopt(SegmentBatch&& batch);
-
-  const stream::SegmentModel& model() const { return model_; }
-  int64_t events_produced() const { return events_produced_; }
 
  private:
   struct Partition {
@@ -165,8 +157,7 @@ class Segmenter {
   std::map<int32_t, Partition> partitions_;
   std::chrono::steady_clock::time_point next_tick_{};
   std::chrono::steady_clock::time_point published_{};
-  int64_t refit_as_of_ = 0;  // as-of of the last fit made by this worker (init or re-fit)
-  int64_t events_produced_ = 0;
+  int64_t refit_as_of_ = 0;   // as-of of the last fit made by this worker (init or re-fit)
   v1::SegmentChange change_;  // reused
   std::string buffer_;
 };
