@@ -7,7 +7,8 @@
 
 namespace segstream::app {
 
-// --segments, --segment-seed, --segment-init-customers, --segment-hysteresis into `options`
+// --segments, --segment-seed, --segment-init-customers, --segment-hysteresis and the --drift-*
+// monitor options into `options`
 // (which must outlive the parse).
 void AddSegmentFlags(CLI::App* cmd, ingest::SegmenterOptions* options);
 

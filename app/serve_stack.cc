@@ -9,9 +9,13 @@ namespace segstream::app {
 namespace {
 
 serve::SnapshotCacheOptions CacheOptions(const ServeStackOptions& options,
-                                         serve::TopItemsPublisher* publisher) {
+                                         serve::TopItemsPublisher* publisher,
+                                         serve::DriftAlertPublisher* drift_publisher) {
   serve::SnapshotCacheOptions cache;
-  cache.on_refresh = [publisher](const serve::Snapshot& s) { publisher->OnSnapshot(s); };
+  cache.on_refresh = [publisher, drift_publisher](const serve::Snapshot& s) {
+    publisher->OnSnapshot(s);
+    drift_publisher->OnSnapshot(s);
+  };
   cache.redis = options.redis;
   return cache;
 }
@@ -20,7 +24,8 @@ serve::SnapshotCacheOptions CacheOptions(const ServeStackOptions& options,
 
 ServeStack::ServeStack(const ServeStackOptions& options)
     : publisher_(&events_),
-      cache_(CacheOptions(options, &publisher_)),
+      drift_publisher_(&events_),
+      cache_(CacheOptions(options, &publisher_, &drift_publisher_)),
       probe_({.redis = options.redis}, metrics_.RedisObserver()) {
   cache_.Start();
   probe_.Start();

@@ -39,6 +39,7 @@ class ServeStack {
  private:
   serve::SseHub events_;
   serve::TopItemsPublisher publisher_;
+  serve::DriftAlertPublisher drift_publisher_;
   serve::SnapshotCache cache_;
   serve::ServeMetrics metrics_;
   serve::RedisProbe probe_;

@@ -66,7 +66,8 @@ Segmenter::Segmenter(SegmenterOptions options, storage::RedisConnection* redis, 
       redis_(redis),
       producer_(producer),
       owner_(std::move(owner)),
-      store_(redis) {}
+      store_(redis),
+      drift_({.monitors = options_.drift}, redis, producer) {}
 
 Status Segmenter::LoadPartition(int32_t partition) {
   storage::SegmentReader reader(redis_);
@@ -88,6 +89,10 @@ Status Segmenter::LoadPartition(int32_t partition) {
   auto basket = reader.ReadBasketDigest(partition);
   if (!basket.ok()) return basket.status();
   if (*basket) p.basket = std::move(**basket);
+  auto drift = reader.ReadDriftIndex(partition);
+  if (!drift.ok()) return drift.status();
+  p.drift_days = std::move(*drift);
+  if (!p.drift_days.empty()) p.drift_newest_day = p.drift_days.rbegin()->first;
   if (model_.ready()) {
     if (p.stats.empty()) p.stats.assign(model_.k, {});
     if (p.scored_version < model_.version) StartSweep(&p);
@@ -123,6 +128,7 @@ SegmentBatch Segmenter::Begin(int32_t partition) const {
   batch.scored_version = p.scored_version;
   batch.with_sale = p.with_sale;
   batch.segmented = p.segmented;
+  batch.drift_newest_day = p.drift_newest_day;
   return batch;
 }
 
@@ -142,6 +148,7 @@ Status Segmenter::OnCheckout(SegmentBatch* batch, const std::string& customer_id
   if (customer_id.empty()) return Status::Ok();
   stream::CustomerState state = Get(*batch, customer_id);
   const bool had_sale = state.has_sale();
+  const int64_t previous_sale_ms = state.last_sale_ms;
   stream::ApplyCheckout(checkout, &state);
   if (!had_sale && state.has_sale()) {
     ++batch->with_sale;
@@ -152,6 +159,13 @@ Status Segmenter::OnCheckout(SegmentBatch* batch, const std::string& customer_id
             Rescore(batch, customer_id, &state, Trigger::kPurchase, checkout.event_time_ms, offset);
         !s.ok()) {
       return s;
+    }
+    if (had_sale && checkout.sales_micros > 0) {
+      AddDriftPurchase(batch, customer_id,
+                       {.lifetime = stream::ModelToLogSpace(
+                            model_.transform, stream::DequantizeVector(state.quantized)),
+                        .behaviour = stream::BehaviourVector(checkout, previous_sale_ms)},
+                       checkout.event_time_ms, offset);
     }
   }
   batch->changed[customer_id] = state;
@@ -220,6 +234,40 @@ Status Segmenter::Rescore(SegmentBatch* batch, const std::string& id, stream::Cu
   return Emit(*batch, id, old, *state, reason, event_time_ms, offset);
 }
 
+void Segmenter::AddDriftPurchase(SegmentBatch* batch, const std::string& id,
+                                 const stream::DriftPurchase& purchase, int64_t event_time_ms,
+                                 int64_t offset) const {
+  if (!stream::KeepForDrift(id, event_time_ms, options_.drift_sample_rate)) return;
+  const int64_t day = event_time_ms - ((event_time_ms % kDayMs) + kDayMs) % kDayMs;
+  const int64_t keep = options_.drift_retention_days * kDayMs;
+  const Partition& p = partitions_.at(batch->partition);
+  if (day > batch->drift_newest_day) {
+    batch->drift_newest_day = day;
+    // Retire what fell out of the retention, stored or touched by this batch.
+    const int64_t cutoff = day - keep;
+    for (auto it = p.drift_days.begin(); it != p.drift_days.end() && it->first < cutoff; ++it) {
+      batch->drift_days_deleted.insert(it->first);
+    }
+    for (auto it = batch->drift_day_counts.begin();
+         it != batch->drift_day_counts.end() && it->first < cutoff;) {
+      batch->drift_days_deleted.insert(it->first);
+      batch->drift_purchases.erase(it->first);
+      it = batch->drift_day_counts.erase(it);
+    }
+  }
+  if (day < batch->drift_newest_day - keep) return;  // too late for any window
+  auto count = batch->drift_day_counts.find(day);
+  if (count == batch->drift_day_counts.end()) {
+    auto stored = p.drift_days.find(day);
+    count = batch->drift_day_counts.emplace(day, stored != p.drift_days.end() ? stored->second : 0)
+                .first;
+    batch->drift_days_deleted.erase(day);
+  }
+  ++count->second;
+  batch->drift_purchases[day].emplace_back(std::to_string(offset),
+                                           stream::EncodeDriftPurchase(purchase));
+}
+
 Status Segmenter::Emit(const SegmentBatch& batch, const std::string& id,
                        const stream::CustomerState& old, const stream::CustomerState& now,
                        v1::ChangeReason reason, int64_t event_time_ms, int64_t offset) {
@@ -252,6 +300,10 @@ void Segmenter::Fill(const SegmentBatch& batch, storage::CheckoutsCommit* commit
     commit->customers[id] = stream::EncodeCustomer(state);
   if (batch.stats_changed) commit->segment_stats = stream::EncodeStats(batch.stats);
   if (batch.basket) commit->basket_digest = batch.basket->Serialize();
+  commit->drift_day_counts = batch.drift_day_counts;
+  commit->drift_purchases = batch.drift_purchases;
+  commit->drift_days_deleted.assign(batch.drift_days_deleted.begin(),
+                                    batch.drift_days_deleted.end());
   if (batch.meta_changed) {
     commit->segment_meta = {{"scored_version", batch.scored_version},
                             {"customers", batch.with_sale},
@@ -270,6 +322,9 @@ void Segmenter::Adopt(SegmentBatch&& batch) {
   p.scored_version = batch.scored_version;
   p.with_sale = batch.with_sale;
   p.segmented = batch.segmented;
+  for (int64_t day : batch.drift_days_deleted) p.drift_days.erase(day);
+  for (const auto& [day, count] : batch.drift_day_counts) p.drift_days[day] = count;
+  p.drift_newest_day = batch.drift_newest_day;
 }
 
 void Segmenter::AdoptModel(stream::SegmentModel model) {
@@ -294,25 +349,38 @@ Status Segmenter::Tick(std::chrono::steady_clock::time_point now) {
   }
   auto lease = store_.AcquireLease(owner_, options_.lease_ttl.count());
   if (!lease.ok()) return lease.status();
-  if (!*lease) return Status::Ok();
-  return model_.ready() ? MaybeRefresh(now) : MaybeInit();
+  if (!*lease) {
+    drift_.Reset();
+    return Status::Ok();
+  }
+  Status upkeep = model_.ready() ? MaybeRefresh(now) : MaybeInit();
+  if (!upkeep.ok() || !model_.ready()) return upkeep;
+  auto partitions = Partitions();
+  if (!partitions.ok()) return partitions.status();
+  auto watermark = Watermark(0);
+  if (!watermark.ok()) return watermark.status();
+  return *watermark > 0 ? drift_.Run(model_, *partitions, *watermark) : Status::Ok();
 }
 
 Result<std::vector<int32_t>> Segmenter::Partitions() {
   return storage::SnapshotReader(redis_).Partitions(storage::kCheckoutsTopic);
 }
 
-Result<int64_t> Segmenter::AsOf(int64_t fallback_ms) {
+Result<int64_t> Segmenter::Watermark(int64_t fallback_ms) {
   storage::SnapshotReader reader(redis_);
   auto status = reader.ReadStatus();
   if (!status.ok()) return status.status();
   // The served watermark (serve/snapshot.cc): newest event time, min over partitions, minus the
   // allowed lateness.
-  const int64_t watermark =
-      status->min_partition_max_event_ms > 0
-          ? status->min_partition_max_event_ms - stream::WindowOptions{}.allowed_lateness_ms
-          : fallback_ms;
-  return watermark - watermark % kDayMs;  // whole days: recency is measured in days
+  return status->min_partition_max_event_ms > 0
+             ? status->min_partition_max_event_ms - stream::WindowOptions{}.allowed_lateness_ms
+             : fallback_ms;
+}
+
+Result<int64_t> Segmenter::AsOf(int64_t fallback_ms) {
+  auto watermark = Watermark(fallback_ms);
+  if (!watermark.ok()) return watermark.status();
+  return *watermark - *watermark % kDayMs;  // whole days: recency is measured in days
 }
 
 Result<std::vector<stream::FeatureVector>> Segmenter::PopulationSample(int64_t* as_of_ms) {

@@ -19,4 +19,20 @@ void TopItemsPublisher::OnSnapshot(const Snapshot& snapshot) {
   hub_->Publish("top-items", event.dump());
 }
 
+void DriftAlertPublisher::OnSnapshot(const Snapshot& snapshot) {
+  const nlohmann::json& alerts = snapshot.segments.drift_alerts;  // newest first
+  const std::string newest = alerts.empty() ? std::string() : alerts.front().dump();
+  if (!primed_) {
+    primed_ = true;
+    newest_ = newest;
+    return;
+  }
+  if (newest == newest_) return;
+  // The alerts above the last one seen, oldest first.
+  size_t fresh = 0;
+  while (fresh < alerts.size() && alerts[fresh].dump() != newest_) ++fresh;
+  for (size_t i = fresh; i-- > 0;) hub_->Publish("drift-alert", alerts[i].dump());
+  newest_ = newest;
+}
+
 }  // namespace segstream::serve

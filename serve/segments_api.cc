@@ -141,6 +141,30 @@ Response SegmentsEndpoint(const SnapshotCache* cache, int default_k, const Reque
   return JsonResponse(body);
 }
 
+// The drift monitors' table as the lease holder last wrote it, plus the newest alerts. Before the
+// first evaluation (no model yet, or fewer than two days of panes) the table is empty and
+// `warming_up` is true.
+Response DriftEndpoint(const SnapshotCache* cache, const Request& request) {
+  if (Status s = CheckParams(request, {}); !s.ok()) return ErrorResponse(s);
+  auto snap = cache->Current();
+  if (!snap.ok()) return ErrorResponse(snap.status());
+  const SegmentsView& view = (*snap)->segments;
+  if (!view.error.empty()) {
+    return JsonError(500, "the segment state in Redis does not decode: " + view.error);
+  }
+  json body = view.drift_report.is_object()
+                  ? view.drift_report
+                  : json{{"model_version", view.model ? view.model->version : 0},
+                         {"evaluated_through_ms", 0},
+                         {"warming_up", true},
+                         {"psi", nullptr},
+                         {"psi_state", "ok"},
+                         {"segments", json::array()}};
+  body["alerts"] = view.drift_alerts;
+  body["watermark_ms"] = (*snap)->watermark_ms;
+  return JsonResponse(body);
+}
+
 Response CustomerEndpoint(const SnapshotCache* cache, RedisPool* pool, const Request& request) {
   if (Status s = CheckParams(request, {}); !s.ok()) return ErrorResponse(s);
   auto snap = cache->Current();
@@ -267,6 +291,7 @@ void RegisterSegmentsApi(Router& router, const SnapshotCache* cache, SegmentsApi
   router.Get("/v1/segments", [cache, default_k](const Request& r) {
     return SegmentsEndpoint(cache, default_k, r);
   });
+  router.Get("/v1/drift", [cache](const Request& r) { return DriftEndpoint(cache, r); });
   router.GetBlocking("/v1/customers/{id}", [cache, pool](const Request& r) {
     return CustomerEndpoint(cache, pool.get(), r);
   });

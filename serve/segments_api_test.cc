@@ -308,6 +308,60 @@ TEST_F(SegmentsApiTest, BeforeAnyModelItIsWarmingUpNotAnError) {
   EXPECT_THAT(Get("/metrics").body(), Not(HasSubstr("segstream_kmeans_inertia ")));
 }
 
+TEST_F(SegmentsApiTest, DriftServesTheEvaluatorsTableAndNewestAlertsFirst) {
+  WritePipeline();
+  Refresh();
+  // Before the evaluator wrote anything: warming up, empty table, no alerts.
+  StringResponse r = Get("/v1/drift");
+  ASSERT_EQ(r.result_int(), 200) << r.body();
+  json body = json::parse(r.body());
+  EXPECT_EQ(body["warming_up"], true);
+  EXPECT_EQ(body["model_version"], 4);
+  EXPECT_TRUE(body["segments"].empty());
+  EXPECT_TRUE(body["alerts"].empty());
+
+  const json report = {{"model_version", 4},
+                       {"evaluated_through_ms", kAsOf},
+                       {"warming_up", false},
+                       {"psi", 0.31},
+                       {"psi_state", "alert"},
+                       {"segments",
+                        {{{"id", 0},
+                          {"label", "Champions"},
+                          {"centroid_shift", 1.2},
+                          {"cost_ratio", nullptr},
+                          {"psi", 0.2},
+                          {"state", "alert"}}}}};
+  Run({"SET", storage::DriftReportKey(), report.dump()});
+  const json older = {{"segment", 0},
+                      {"kind", "SHARE_PSI"},
+                      {"value", 0.3},
+                      {"threshold", 0.25},
+                      {"event_time_ms", kAsOf - kDayMs}};
+  const json newer = {{"segment", 0},
+                      {"kind", "CENTROID_SHIFT"},
+                      {"value", 1.2},
+                      {"threshold", 1.0},
+                      {"event_time_ms", kAsOf}};
+  Run({"LPUSH", storage::DriftAlertsKey(), older.dump()});
+  Run({"LPUSH", storage::DriftAlertsKey(), newer.dump()});
+  Refresh();
+  r = Get("/v1/drift");
+  ASSERT_EQ(r.result_int(), 200) << r.body();
+  body = json::parse(r.body());
+  EXPECT_EQ(body["segments"], report["segments"]);
+  EXPECT_EQ(body["psi_state"], "alert");
+  EXPECT_EQ(body["evaluated_through_ms"], kAsOf);
+  EXPECT_EQ(body["alerts"], json::array({newer, older}));
+  EXPECT_EQ(Get("/v1/drift?n=3").result_int(), 400);  // no parameters
+
+  // A report that is not the evaluator's JSON is reported, not served as if it were.
+  Run({"SET", storage::DriftReportKey(), "not json"});
+  Refresh();
+  EXPECT_EQ(Get("/v1/segments").result_int(), 500);
+  EXPECT_EQ(Get("/v1/drift").result_int(), 500);
+}
+
 TEST_F(SegmentsApiTest, BeforeTheFirstSnapshotItIs503) {
   EXPECT_EQ(Get("/v1/segments").result_int(), 503);
   EXPECT_EQ(Get("/v1/customers/1").result_int(), 503);

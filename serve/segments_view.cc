@@ -85,6 +85,21 @@ Result<SegmentsView> ReadSegmentsView(storage::RedisConnection* redis) {
     if (!view.basket) view.basket.emplace();
     view.basket->Merge(**digest);
   }
+  auto drift = redis->Pipeline(
+      {{"GET", storage::DriftReportKey()}, {"LRANGE", storage::DriftAlertsKey(), "0", "-1"}});
+  if (!drift.ok()) return drift.status();
+  const storage::RedisValue& report = (*drift)[0];
+  if (!report.is_nil() && !report.is_error()) {
+    view.drift_report = nlohmann::json::parse(report.str, nullptr, false);
+    if (!view.drift_report.is_object()) {
+      view.drift_report = nullptr;
+      view.error = "drift report: not a JSON object";
+    }
+  }
+  for (const storage::RedisValue& alert : (*drift)[1].elements) {
+    nlohmann::json parsed = nlohmann::json::parse(alert.str, nullptr, false);
+    if (parsed.is_object()) view.drift_alerts.push_back(std::move(parsed));
+  }
   return view;
 }
 

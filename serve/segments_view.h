@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,6 +30,10 @@ struct SegmentsView {
   // Basket values (currency units) of every checkout with a sale: the merge of the partitions'
   // `{checkouts:P}:basket_digest` t-digests; nullopt before any.
   std::optional<stream::TDigest> basket;
+  // The drift evaluator's output (ingest/drift_evaluator.h): the monitors' table (JSON object,
+  // null before the first evaluation) and the newest alerts (JSON objects, newest first).
+  nlohmann::json drift_report;
+  nlohmann::json drift_alerts = nlohmann::json::array();
   // Set when the segment state could not be decoded (kCorruption): /v1/segments reports it while
   // the rest of the API keeps answering.
   std::string error;

@@ -30,8 +30,20 @@ std::string BasketDigestKey(int32_t partition) {
   return PartitionKey(kCheckoutsTopic, partition, "basket_digest");
 }
 
+std::string DriftIndexKey(int32_t partition) {
+  return PartitionKey(kCheckoutsTopic, partition, "drift");
+}
+
+std::string DriftDayKey(int32_t partition, int64_t day_start_ms) {
+  return DriftIndexKey(partition) + ":" + std::to_string(day_start_ms);
+}
+
 std::string ModelKey() { return "{model}:current"; }
 
 std::string ModelLeaseKey() { return "{model}:lease"; }
+
+std::string DriftReportKey() { return "{model}:drift"; }
+
+std::string DriftAlertsKey() { return "{model}:drift_alerts"; }
 
 }  // namespace segstream::storage

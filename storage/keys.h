@@ -32,9 +32,19 @@ std::string SegmentMetaKey(int32_t partition);
 // STRING stream::TDigest::Serialize of the basket values (currency units) of the partition's
 // checkouts with a sale: "{checkouts:P}:basket_digest".
 std::string BasketDigestKey(int32_t partition);
+// Drift purchases (stream/drift_panes.h): HASH event-time day start (ms) -> purchases stored that
+// day, "{checkouts:P}:drift"; and per day a HASH source offset -> stream::EncodeDriftPurchase,
+// "{checkouts:P}:drift:<day start>".
+std::string DriftIndexKey(int32_t partition);
+std::string DriftDayKey(int32_t partition, int64_t day_start_ms);
 // The global model, one slot of its own: STRING stream::SegmentModel::Encode, "{model}:current".
 std::string ModelKey();
 // STRING worker id, SET NX PX by the worker that builds / refreshes the model: "{model}:lease".
 std::string ModelLeaseKey();
+// Written by the drift evaluator (the model lease holder), in the model's slot:
+// STRING JSON of the monitors' current values, the /v1/drift table: "{model}:drift".
+std::string DriftReportKey();
+// LIST of DriftAlert JSON objects, newest first, capped: "{model}:drift_alerts".
+std::string DriftAlertsKey();
 
 }  // namespace segstream::storage

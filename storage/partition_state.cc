@@ -29,7 +29,9 @@ return {gen, redis.call('HGETALL', KEYS[1])}
 // Stage 1. KEYS: meta, dlq_reasons, customers, segstats, segmeta. ARGV: gen, expected,
 // next_offset, events, dlq, item_sales, max_event_ms, high_watermark, n_reasons, (reason, count)*,
 // n_customers, (id, state)*, segstats ('' = unchanged), n_meta, (field, value)*, basket digest
-// ('' = unchanged). KEYS[6]: basket_digest.
+// ('' = unchanged), n_drift_days, (day, count, n, (field, vector)*)*, n_deleted, day*.
+// KEYS[6]: basket_digest, KEYS[7]: the drift day index; a day's purchases live in the index's
+// key + ':' + day (same hash tag, so the call stays in one slot).
 constexpr std::string_view kCommitCheckoutsScript = SEGSTREAM_FENCE_LUA R"lua(
 redis.call('HSET', KEYS[1], 'offset', ARGV[3], 'high_watermark', ARGV[8])
 redis.call('HINCRBY', KEYS[1], 'events', ARGV[4])
@@ -53,6 +55,23 @@ for _ = 1, tonumber(ARGV[i]) do
   i = i + 2
 end
 if ARGV[i + 1] ~= '' then redis.call('SET', KEYS[6], ARGV[i + 1]) end
+i = i + 2
+for _ = 1, tonumber(ARGV[i]) do
+  redis.call('HSET', KEYS[7], ARGV[i + 1], ARGV[i + 2])
+  local day_key = KEYS[7] .. ':' .. ARGV[i + 1]
+  local m = tonumber(ARGV[i + 3])
+  i = i + 3
+  for _ = 1, m do
+    redis.call('HSET', day_key, ARGV[i + 1], ARGV[i + 2])
+    i = i + 2
+  end
+end
+i = i + 1
+for _ = 1, tonumber(ARGV[i]) do
+  redis.call('HDEL', KEYS[7], ARGV[i + 1])
+  redis.call('DEL', KEYS[7] .. ':' .. ARGV[i + 1])
+  i = i + 1
+end
 return 'OK'
 )lua";
 
@@ -194,7 +213,8 @@ Status PartitionStateStore::CommitCheckouts(int32_t partition, const CheckoutsCo
                                    CustomersKey(partition),
                                    SegmentStatsKey(partition),
                                    SegmentMetaKey(partition),
-                                   BasketDigestKey(partition)};
+                                   BasketDigestKey(partition),
+                                   DriftIndexKey(partition)};
   std::vector<std::string> args = {std::to_string(c.generation),
                                    OffsetArg(c.expected_offset),
                                    std::to_string(c.next_offset),
@@ -221,6 +241,23 @@ Status PartitionStateStore::CommitCheckouts(int32_t partition, const CheckoutsCo
     args.push_back(std::to_string(value));
   }
   args.push_back(c.basket_digest);
+  args.push_back(std::to_string(c.drift_day_counts.size()));
+  for (const auto& [day, count] : c.drift_day_counts) {
+    args.push_back(std::to_string(day));
+    args.push_back(std::to_string(count));
+    auto purchases = c.drift_purchases.find(day);
+    if (purchases == c.drift_purchases.end()) {
+      args.push_back("0");
+      continue;
+    }
+    args.push_back(std::to_string(purchases->second.size()));
+    for (const auto& [field, vector] : purchases->second) {
+      args.push_back(field);
+      args.push_back(vector);
+    }
+  }
+  args.push_back(std::to_string(c.drift_days_deleted.size()));
+  for (int64_t day : c.drift_days_deleted) args.push_back(std::to_string(day));
   return CheckCommitReply(RunScript(kCommitCheckouts, keys, args), "commit checkouts");
 }
 

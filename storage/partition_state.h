@@ -47,6 +47,13 @@ struct CheckoutsCommit {
   std::map<std::string, int64_t> segment_meta;
   std::string
       basket_digest;  // TDigest::Serialize of the partition's basket values ('' = unchanged)
+  // Drift purchases (stream/drift_panes.h). Per touched event-time day (start, ms): the day's
+  // purchase count, absolute, into the index `{checkouts:P}:drift`, and the batch's purchases
+  // (field = source offset, value = EncodeDriftPurchase) into `{checkouts:P}:drift:<day>`.
+  // Every key of drift_purchases must be in drift_day_counts. Retired days lose both.
+  std::map<int64_t, int64_t> drift_day_counts;
+  std::map<int64_t, std::vector<std::pair<std::string, std::string>>> drift_purchases;
+  std::vector<int64_t> drift_days_deleted;
 };
 
 struct ItemDelta {

@@ -109,6 +109,66 @@ Result<std::optional<stream::TDigest>> SegmentReader::ReadBasketDigest(int32_t p
   return std::optional<stream::TDigest>(std::move(*digest));
 }
 
+namespace {
+
+// An HGETALL reply of day start -> count.
+Result<std::map<int64_t, int64_t>> ParseDriftIndex(const RedisValue& v, const std::string& key) {
+  if (Status s = CheckReply(v, key); !s.ok()) return s;
+  std::map<int64_t, int64_t> index;
+  for (size_t f = 0; f + 1 < v.elements.size(); f += 2) {
+    auto day = ParseInt(v.elements[f].str, key + " field");
+    if (!day.ok()) return day.status();
+    auto count = ParseInt(v.elements[f + 1].str, key + " " + v.elements[f].str);
+    if (!count.ok()) return count.status();
+    index[*day] = *count;
+  }
+  return index;
+}
+
+}  // namespace
+
+Result<std::map<int64_t, int64_t>> SegmentReader::ReadDriftIndex(int32_t partition) {
+  const std::string key = DriftIndexKey(partition);
+  auto reply = redis_->Command({"HGETALL", key});
+  if (!reply.ok()) return reply.status();
+  return ParseDriftIndex(*reply, key);
+}
+
+Result<std::map<int64_t, std::vector<stream::DriftPurchase>>> SegmentReader::ReadDriftPurchases(
+    const std::vector<int32_t>& partitions) {
+  std::map<int64_t, std::vector<stream::DriftPurchase>> out;
+  if (partitions.empty()) return out;
+  std::vector<std::vector<std::string>> commands;
+  for (int32_t p : partitions) commands.push_back({"HGETALL", DriftIndexKey(p)});
+  auto indexes = redis_->Pipeline(commands);
+  if (!indexes.ok()) return indexes.status();
+  commands.clear();
+  std::vector<std::pair<int64_t, std::string>> day_keys;
+  for (size_t i = 0; i < partitions.size(); ++i) {
+    auto index = ParseDriftIndex((*indexes)[i], DriftIndexKey(partitions[i]));
+    if (!index.ok()) return index.status();
+    for (const auto& [day, count] : *index) {
+      day_keys.emplace_back(day, DriftDayKey(partitions[i], day));
+      commands.push_back({"HGETALL", day_keys.back().second});
+    }
+  }
+  if (commands.empty()) return out;
+  auto days = redis_->Pipeline(commands);
+  if (!days.ok()) return days.status();
+  for (size_t i = 0; i < day_keys.size(); ++i) {
+    const auto& [day, key] = day_keys[i];
+    const RedisValue& v = (*days)[i];
+    if (Status s = CheckReply(v, key); !s.ok()) return s;
+    std::vector<stream::DriftPurchase>& vectors = out[day];
+    for (size_t f = 1; f < v.elements.size(); f += 2) {
+      auto y = stream::DecodeDriftPurchase(v.elements[f].str);
+      if (!y.ok()) return Status::Corruption(key + ": " + y.status().message());
+      vectors.push_back(*y);
+    }
+  }
+  return out;
+}
+
 Result<std::optional<StoredCustomer>> SegmentReader::ReadCustomer(
     std::string_view customer_id, const std::vector<int32_t>& partitions) {
   std::vector<std::vector<std::string>> commands;

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "storage/redis_client.h"
+#include "stream/drift_panes.h"
 #include "stream/segments.h"
 #include "stream/tdigest.h"
 
@@ -68,6 +70,13 @@ class SegmentReader {
 
   // `{checkouts:P}:basket_digest`; nullopt when the partition has none yet.
   Result<std::optional<stream::TDigest>> ReadBasketDigest(int32_t partition);
+
+  // The drift day index `{checkouts:P}:drift`: day start (ms) -> purchases stored that day.
+  Result<std::map<int64_t, int64_t>> ReadDriftIndex(int32_t partition);
+  // Every stored drift purchase of the given partitions, merged per day (two pipelined round
+  // trips): day start (ms) -> purchases, in no particular order.
+  Result<std::map<int64_t, std::vector<stream::DriftPurchase>>> ReadDriftPurchases(
+      const std::vector<int32_t>& partitions);
 
   // One HSCAN page from `cursor` ("0" to start). `count` is the HSCAN COUNT hint: the page holds
   // about that many entries, so the caller's memory stays bounded (a small hash, stored as a

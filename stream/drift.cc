@@ -193,7 +193,8 @@ void DriftMonitor::Step(Track* track, double value, const DriftThresholds& thres
 
 std::vector<DriftSignal> DriftMonitor::Evaluate(int64_t now_ms,
                                                 std::span<const FeatureVector> centroids) {
-  Require(centroids.size() == static_cast<size_t>(k_), "Evaluate needs k centroids");
+  Require(centroids.empty() || centroids.size() == static_cast<size_t>(k_),
+          "Evaluate needs k centroids or none");
   const DriftOptions& o = options_;
   DriftReport& r = report_;
   r.evaluated_at_ms = now_ms;
@@ -245,7 +246,10 @@ std::vector<DriftSignal> DriftMonitor::Evaluate(int64_t now_ms,
     row.psi_contribution = terms[s];
     const bool judged = recent[s].count >= o.min_members && reference[s].count >= o.min_members;
     row.centroid_shift = judged ? CentroidShift(reference[s], recent[s], o.min_radius) : kNaN;
-    row.cost_ratio = judged ? CostRatio(reference[s], recent[s], centroids[s], o.min_radius) : kNaN;
+    const FeatureVector centre = !centroids.empty()       ? centroids[s]
+                                 : reference[s].count > 0 ? reference[s].Mean()
+                                                          : FeatureVector{};
+    row.cost_ratio = judged ? CostRatio(reference[s], recent[s], centre, o.min_radius) : kNaN;
     if (!r.warming_up) {
       Step(&centroid_tracks_[s], row.centroid_shift, o.centroid_shift, s, DriftKind::kCentroidShift,
            now_ms, &signals);

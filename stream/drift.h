@@ -199,13 +199,18 @@ class DriftMonitor {
   // recent + reference before the window end of the last Evaluate. Memory stays bounded without
   // Evaluate too: panes more than 2 × (recent + reference) behind the newest one are dropped.
   bool AddPane(int64_t day_start_ms, const DriftPaneStats& stats);
+  // Forgets every pane, keeping levels, cooldowns and the warm-up start: for a caller that
+  // re-adds all its panes in new units (stream/drift_panes.h) before the next Evaluate.
+  void ClearPanes() { panes_.clear(); }
 
   // Re-computes every monitor at event time now_ms (normally the watermark) over CLOSED panes
   // only: recent = the panes in [D − recent, D), reference = [D − recent − reference, D − recent)
   // with D = the start of the pane holding now_ms. Updates levels (unless warming up) and returns
   // the alerts raised: a (segment, kind) entering alert, or still in alert when its cooldown ends
   // and not yet sent for this episode. Calling it twice with the same now_ms returns nothing new.
-  // centroids: the model's k current centroids, model units (std::invalid_argument otherwise).
+  // centroids: the model's k current centroids, model units; or none, when the panes hold
+  // vectors of another space than the model's (stream/drift_panes.h): the cost ratio is then
+  // measured around each segment's reference-window mean. Another count: std::invalid_argument.
   std::vector<DriftSignal> Evaluate(int64_t now_ms, std::span<const FeatureVector> centroids);
 
   const DriftReport& report() const { return report_; }

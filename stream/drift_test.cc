@@ -269,6 +269,11 @@ TEST(DriftMonitor, WindowsSumClosedPanesAndOldPanesAreDropped) {
   const double msd_rec = sq_rec / rec0 - 2 * 30 * mean_rec + 900;
   const double msd_ref = sq_ref / ref0 - 2 * 30 * mean_ref + 900;
   EXPECT_NEAR(r.segments[0].cost_ratio, msd_rec / msd_ref, 1e-6);
+  // Without centroids the cost ratio is measured around the reference mean.
+  m.Evaluate(kEpoch + 40 * kDay + 5 * 3'600'000, {});
+  const double var_rec = sq_rec / rec0 - mean_rec * mean_rec;
+  EXPECT_NEAR(r.segments[0].cost_ratio,
+              (var_rec + (mean_rec - mean_ref) * (mean_rec - mean_ref)) / var_ref, 1e-6);
 }
 
 // Two segments whose members sit on their centroids (so only PSI moves), 1-day recent and 7-day

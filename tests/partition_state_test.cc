@@ -3,8 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "storage/keys.h"
 #include "storage/redis_child.h"
+#include "storage/segment_reader.h"
 #include "storage/snapshot_reader.h"
 
 namespace segstream::storage {
@@ -206,6 +209,58 @@ TEST_F(PartitionStateTest, SegmentStateIsCommittedWithTheOffsetAndFencedWithIt) 
   ASSERT_TRUE(offset.ok());
   EXPECT_EQ(offset->str, "3");
   EXPECT_TRUE(hash(CustomersKey(5)).empty());
+}
+
+TEST_F(PartitionStateTest, DriftPurchasesAreWrittenAndRetiredWithTheOffset) {
+  constexpr int64_t kDay = 86'400'000;
+  PartitionStateStore store(conn_.get());
+  auto claim = store.Claim(kCheckoutsTopic, 1);
+  ASSERT_TRUE(claim.ok());
+  const stream::DriftPurchase a = {{1, 2, 3, 4, 5, 0.5}, {1, 1, 1, 1, 1, 0}},
+                              b = {{0, 1, 2, 3, 4, 0}, {2, 2, 2, 2, 2, 0}},
+                              c = {{9, 9, 9, 9, 9, 1}, {3, 3, 3, 3, 3, 0}};
+  CheckoutsCommit commit;
+  commit.generation = claim->generation;
+  commit.expected_offset = -1;
+  commit.next_offset = 5;
+  commit.drift_day_counts = {{kDay, 1}, {2 * kDay, 1}};
+  commit.drift_purchases = {{kDay, {{"0", stream::EncodeDriftPurchase(a)}}},
+                            {2 * kDay, {{"3", stream::EncodeDriftPurchase(b)}}}};
+  ASSERT_TRUE(store.CommitCheckouts(1, commit).ok());
+  // The next batch adds to day 2, opens day 3 and retires day 1 (retention), in one call.
+  commit.expected_offset = 5;
+  commit.next_offset = 9;
+  commit.drift_day_counts = {{2 * kDay, 2}, {3 * kDay, 1}};
+  commit.drift_purchases = {{2 * kDay, {{"6", stream::EncodeDriftPurchase(c)}}},
+                            {3 * kDay, {{"8", stream::EncodeDriftPurchase(a)}}}};
+  commit.drift_days_deleted = {kDay};
+  ASSERT_TRUE(store.CommitCheckouts(1, commit).ok());
+  // A zombie's batch adds nothing.
+  PartitionStateStore other(other_conn_.get());
+  ASSERT_TRUE(other.Claim(kCheckoutsTopic, 1).ok());
+  commit.drift_purchases = {{3 * kDay, {{"99", stream::EncodeDriftPurchase(c)}}}};
+  EXPECT_EQ(store.CommitCheckouts(1, commit).code(), StatusCode::kFenced);
+
+  SegmentReader reader(conn_.get());
+  auto index = reader.ReadDriftIndex(1);
+  ASSERT_TRUE(index.ok()) << index.status().ToString();
+  EXPECT_EQ(*index, (std::map<int64_t, int64_t>{{2 * kDay, 2}, {3 * kDay, 1}}));
+  auto read = reader.ReadDriftPurchases({1, 4});
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  ASSERT_EQ(read->size(), 2u);
+  auto sorted = [](std::vector<stream::DriftPurchase> v) {
+    std::sort(v.begin(), v.end(),
+              [](const auto& x, const auto& y) { return x.lifetime < y.lifetime; });
+    return v;
+  };
+  EXPECT_EQ(sorted(read->at(2 * kDay)), sorted({b, c}));
+  EXPECT_EQ(read->at(3 * kDay), std::vector<stream::DriftPurchase>{a});
+  auto gone = conn_->Command({"EXISTS", DriftDayKey(1, kDay)});
+  ASSERT_TRUE(gone.ok());
+  EXPECT_EQ(gone->integer, 0);
+  // A vector that does not decode is corrupt, not skipped.
+  ASSERT_TRUE(conn_->Command({"HSET", DriftDayKey(1, 3 * kDay), "1", "garbage"}).ok());
+  EXPECT_EQ(reader.ReadDriftPurchases({1}).status().code(), StatusCode::kCorruption);
 }
 
 TEST_F(PartitionStateTest, HighWaterMarkCoversEarlierRecordsOnly) {
