@@ -133,6 +133,9 @@ void Run(const RunFlags& flags) {
       if (Drained(probe.Get(), replay->progress.events)) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
+    // Refresh() must not run beside the cache's own refresh thread (they share one Redis
+    // connection: seen as a bad_alloc and a SIGSEGV in `run --exit-when-done`), so stop it first.
+    cache.Stop();
     if (Status s = cache.Refresh(); !s.ok()) Fail("run", "final snapshot: " + s.message());
     const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
     auto snap = cache.Get();
