@@ -23,6 +23,7 @@ struct BenchFlags {
   double rate = 10000;
   int duration_s = 10, timeout_s = 300;
   ingest::SegmenterOptions segments;
+  std::vector<std::string> redis_config;
 };
 
 void Emit(const nlohmann::json& report, const std::string& path) {
@@ -50,6 +51,7 @@ void RunThroughput(const BenchFlags& flags, const std::atomic<bool>& stop) {
   options.threads = flags.threads;
   options.serve = !flags.no_serve;
   options.segments = flags.segments;
+  options.redis_config = flags.redis_config;
   options.phase_timeout = std::chrono::seconds(flags.timeout_s);
   auto result = RunThroughputBench(options, stop);
   if (!result.ok()) Fail("bench", result.status().ToString());
@@ -103,6 +105,7 @@ void RunLatency(const BenchFlags& flags, const std::atomic<bool>& stop) {
   options.threads = flags.threads;
   options.serve = !flags.no_serve;
   options.segments = flags.segments;
+  options.redis_config = flags.redis_config;
   auto result = RunLatencyBench(options, stop);
   if (!result.ok()) Fail("bench", result.status().ToString());
   const LatencyFigures& r = *result;
@@ -175,6 +178,9 @@ void RegisterBenchCommand(CLI::App& root) {
       ->check(CLI::Range(1, 3600));
   cmd->add_flag("--no-serve", flags->no_serve,
                 "Do not run the API's snapshot cache and HTTP server beside the workers");
+  cmd->add_option("--redis-config", flags->redis_config,
+                  "Extra redis.conf line for the embedded redis-server (repeatable), e.g. "
+                  "'hash-max-listpack-entries 16'");
   cmd->add_option("--report", flags->report, "Write the JSON here instead of stdout");
   AddSegmentFlags(cmd, &flags->segments);
   cmd->callback([flags] {

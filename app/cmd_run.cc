@@ -84,7 +84,8 @@ void Run(const RunFlags& flags) {
   StopOnSignals signals;
   EmbeddedServers servers({.broker_port = flags.broker_port,
                            .redis_port = flags.redis_port,
-                           .partitions = flags.partitions});
+                           .partitions = flags.partitions,
+                           .redis_config = {}});
   if (Status s = servers.Start(); !s.ok()) Fail("run", s.message());
   std::cerr << "run: broker " << servers.brokers() << ", redis " << servers.redis_address() << "\n";
 

@@ -201,7 +201,7 @@ bool Drained(const storage::PipelineStatus& status, const std::vector<int64_t>& 
 
 Result<E2eThroughput> RunThroughputBench(const E2eBenchOptions& options,
                                          const std::atomic<bool>& stop) {
-  EmbeddedServers servers({.partitions = options.partitions});
+  EmbeddedServers servers({.partitions = options.partitions, .redis_config = options.redis_config});
   if (Status s = servers.Start(); !s.ok()) return s;
   E2eThroughput out;
   if (Status s = Prefill(options, servers.brokers(), stop, &out); !s.ok()) return s;
@@ -330,7 +330,7 @@ Result<LatencyFigures> RunLatencyBench(const LatencyBenchOptions& options,
   if (options.rate <= 0 || options.duration.count() <= 0) {
     return Status::InvalidArgument("rate and duration must be positive");
   }
-  EmbeddedServers servers({.partitions = options.partitions});
+  EmbeddedServers servers({.partitions = options.partitions, .redis_config = options.redis_config});
   if (Status s = servers.Start(); !s.ok()) return s;
   auto conn = storage::RedisConnection::Connect(servers.redis_client());
   if (!conn.ok()) return conn.status();

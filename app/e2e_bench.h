@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "ingest/segmenter.h"
 #include "storage/snapshot_reader.h"
@@ -24,6 +25,7 @@ struct E2eBenchOptions {
   int threads = 2;      // worker consumers
   bool serve = true;    // also run the API (snapshot cache + HTTP on a free port), as `run` does
   ingest::SegmenterOptions segments;
+  std::vector<std::string> redis_config;    // extra redis.conf lines (EmbeddedOptions)
   std::chrono::seconds phase_timeout{300};  // bound on each phase (prefill, raw, pipeline)
 };
 
@@ -64,6 +66,7 @@ struct LatencyBenchOptions {
   int threads = 2;
   bool serve = true;
   ingest::SegmenterOptions segments;
+  std::vector<std::string> redis_config;
   // After the last checkout is produced, how long to wait for the rest to be committed.
   std::chrono::seconds drain_timeout{60};
 };

@@ -11,6 +11,7 @@ namespace {
 storage::RedisChild::Options RedisOptions(const EmbeddedOptions& options) {
   storage::RedisChild::Options redis;
   redis.port = options.redis_port;
+  redis.extra_config = options.redis_config;
   return redis;
 }
 

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "ingest/mock_broker.h"
 #include "ingest/worker.h"
@@ -22,6 +23,8 @@ struct EmbeddedOptions {
   int broker_port = 0;  // bootstrap port; 0 picks a free one
   int redis_port = 0;   // 0 picks a free one
   int partitions = 6;   // of every pre-created topic
+  // Extra redis.conf lines for the child redis-server (tuning experiments); none by default.
+  std::vector<std::string> redis_config;
 };
 
 // Redis first, then the broker; both stop with the object (broker first).
