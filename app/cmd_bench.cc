@@ -1,5 +1,8 @@
 // `segstream bench e2e` (DESIGN §6, issue 10): throughput against the raw consume rate, or
 // latency at a fixed rate; a table on stderr and JSON on stdout (or --report).
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
 #include <fstream>
 #include <iomanip>
 #include <iostream>
@@ -184,6 +187,8 @@ void RegisterBenchCommand(CLI::App& root) {
   cmd->add_option("--report", flags->report, "Write the JSON here instead of stdout");
   AddSegmentFlags(cmd, &flags->segments);
   cmd->callback([flags] {
+    // stdout carries only the JSON report; logs go to stderr with the table.
+    spdlog::set_default_logger(spdlog::stderr_color_mt("bench"));
     StopOnSignals signals;
     if (flags->latency) {
       RunLatency(*flags, signals.flag());
