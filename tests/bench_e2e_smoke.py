@@ -19,7 +19,7 @@ def main():
     args = ap.parse_args()
     events = 3000
     report, table = run([args.segstream, "bench", "e2e", "--csv", args.csv, "--events",
-                         str(events), "--partitions", "3", "--threads", "2"])
+                         str(events), "--partitions", "3", "--threads", "2", "--timeout-s", "60"])
     assert "ratio pipeline/raw" in table, table
     assert report["mode"] == "throughput"
     assert report["prefill"]["events"] == events, report
