@@ -10,15 +10,14 @@
 
 #include "app/cli.h"
 #include "app/commands.h"
+#include "app/embedded.h"
 #include "app/progress.h"
 #include "app/segment_flags.h"
 #include "app/serve_stack.h"
 #include "app/signals.h"
-#include "ingest/mock_broker.h"
 #include "ingest/replay.h"
 #include "ingest/worker.h"
 #include "serve/snapshot.h"
-#include "storage/redis_child.h"
 #include "storage/snapshot_reader.h"
 
 namespace segstream::app {
@@ -26,17 +25,6 @@ namespace segstream::app {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// The bundled data: ./data/ when run from the checkout, else beside the source tree it was built
-// from.
-std::string DefaultCsv() {
-  for (const std::string& candidate :
-       {std::string("data/online_retail.csv.gz"),
-        std::string(SEGSTREAM_SOURCE_DIR) + "/data/online_retail.csv.gz"}) {
-    if (std::filesystem::exists(candidate)) return candidate;
-  }
-  return "data/online_retail.csv.gz";
-}
 
 struct RunFlags {
   std::string csv, http = "127.0.0.1:8080", speed = "270000", report;
@@ -89,53 +77,35 @@ void WriteReport(const std::string& path, const serve::Snapshot& snap, double se
 void Run(const RunFlags& flags) {
   const auto started = Clock::now();
   const double speed = ParseSpeed("run", flags.speed);
-  const std::string csv = flags.csv.empty() ? DefaultCsv() : flags.csv;
+  const std::string csv = flags.csv.empty() ? DefaultRetailCsv() : flags.csv;
   if (!std::filesystem::exists(csv)) Fail("run", "no such CSV file: " + csv, 2);
   auto [http_host, http_port] = ParseHostPort("run", "--http", flags.http);
 
   StopOnSignals signals;
-  storage::RedisChild::Options redis_options;
-  redis_options.port = flags.redis_port;
-  storage::RedisChild redis(redis_options);
-  if (Status s = redis.Start(); !s.ok()) Fail("run", "redis-server: " + s.message());
-  ingest::MockBroker::Options broker_options;
-  broker_options.port = flags.broker_port;
-  broker_options.partitions = flags.partitions;
-  ingest::MockBroker broker(broker_options);
-  if (Status s = broker.Start(); !s.ok()) Fail("run", "broker: " + s.message());
-  std::cerr << "run: broker " << broker.bootstrap() << ", redis " << redis.address() << "\n";
+  EmbeddedServers servers({.broker_port = flags.broker_port,
+                           .redis_port = flags.redis_port,
+                           .partitions = flags.partitions,
+                           .redis_config = {}});
+  if (Status s = servers.Start(); !s.ok()) Fail("run", s.message());
+  std::cerr << "run: broker " << servers.brokers() << ", redis " << servers.redis_address() << "\n";
 
-  storage::RedisOptions redis_client{redis.host(), redis.port()};
-  ingest::WorkerOptions worker_options;
-  worker_options.kafka.brokers = broker.bootstrap();
-  worker_options.kafka.group = "segstream";
-  worker_options.kafka.session_timeout_ms = 6000;
-  worker_options.redis = redis_client;
-  worker_options.segments = flags.segments;
-  std::atomic<bool> stop_workers{false};
-  Status worker_status;
-  std::thread workers([&] {
-    worker_status = ingest::RunWorkers(worker_options, flags.threads, stop_workers);
-    if (!worker_status.ok()) spdlog::error("workers stopped: {}", worker_status.ToString());
-  });
+  const storage::RedisOptions redis_client = servers.redis_client();
+  WorkerPool workers(servers.WorkerOptions(flags.segments), flags.threads);
 
   ServeStack stack({.redis = redis_client,
-                    .brokers_shown = broker.bootstrap(),
-                    .redis_shown = redis.address(),
+                    .brokers_shown = servers.brokers(),
+                    .redis_shown = servers.redis_address(),
                     .http_host = http_host,
                     .http_port = http_port,
                     .segments_k = flags.segments.model.k});
   serve::SnapshotCache& cache = stack.cache();
-  if (Status s = stack.Start(); !s.ok()) {
-    stop_workers = true;
-    workers.join();
-    Fail("run", "http: " + s.message());
-  }
+  // On failure the destructors stop the workers and the servers.
+  if (Status s = stack.Start(); !s.ok()) Fail("run", "http: " + s.message());
   std::cout << "dashboard=http://" << stack.address() << "/" << std::endl;
   std::cerr << "run: dashboard at http://" << stack.address() << "/ (Ctrl-C to stop)\n";
 
   ingest::KafkaOptions kafka;
-  kafka.brokers = broker.bootstrap();
+  kafka.brokers = servers.brokers();
   auto producer = ingest::Producer::Create(kafka);
   if (!producer.ok()) Fail("run", producer.status().message());
   PipelineProbe probe(redis_client);
@@ -153,21 +123,20 @@ void Run(const RunFlags& flags) {
   };
   replay_options.may_continue = [&](int64_t produced) { return probe.BacklogBelowLimit(produced); };
   auto replay = ingest::Replay(producer->get(), replay_options, signals.flag());
-  if (!replay.ok()) {
-    stop_workers = true;
-    workers.join();
-    Fail("run", "replay: " + replay.status().message());
-  }
+  if (!replay.ok()) Fail("run", "replay: " + replay.status().message());
   bar.Finish();
   if (progress_conn.ok()) RecordReplayProgress(&*progress_conn, replay->progress, true);
   PrintReplaySummary(*replay, std::cerr);
 
   if (flags.exit_when_done) {
     // Done = every replayed checkout is committed by stage 1 and every item-sale by stage 2.
-    while (!signals.stopped() && worker_status.ok()) {
+    while (!signals.stopped() && !workers.failed()) {
       if (Drained(probe.Get(), replay->progress.events)) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
+    // Refresh() must not run beside the cache's own refresh thread (they share one Redis
+    // connection: seen as a bad_alloc and a SIGSEGV in `run --exit-when-done`), so stop it first.
+    cache.Stop();
     if (Status s = cache.Refresh(); !s.ok()) Fail("run", "final snapshot: " + s.message());
     const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
     auto snap = cache.Get();
@@ -180,9 +149,7 @@ void Run(const RunFlags& flags) {
     while (!signals.stopped()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   stack.Stop();
-  stop_workers = true;
-  workers.join();
-  if (!worker_status.ok()) Fail("run", "workers: " + worker_status.message());
+  if (Status s = workers.Stop(); !s.ok()) Fail("run", "workers: " + s.message());
 }
 
 }  // namespace

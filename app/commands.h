@@ -15,5 +15,6 @@ void RegisterBrokerCommand(CLI::App& root);
 void RegisterClusterCommand(CLI::App& root);
 void RegisterGenerateCommand(CLI::App& root);
 void RegisterSketchCommand(CLI::App& root);
+void RegisterBenchCommand(CLI::App& root);
 
 }  // namespace segstream::app

@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   RegisterClusterCommand(root);
   RegisterGenerateCommand(root);
   RegisterSketchCommand(root);
+  RegisterBenchCommand(root);
   BindConfigAndEnv(root);
   try {
     root.parse(argc, argv);
