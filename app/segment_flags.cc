@@ -30,7 +30,12 @@ void AddSegmentFlags(CLI::App* cmd, ingest::SegmenterOptions* options) {
   days("--drift-recent-days", &drift->recent_ms, "Drift: recent window, event-time days");
   days("--drift-reference-days", &drift->reference_ms,
        "Drift: reference window before the recent one, days");
-  days("--drift-warmup-days", &drift->warmup_ms, "Drift: no alert before this many days of panes");
+  cmd->add_option("--drift-cold-start-days", options->drift_cold_start_days,
+                  "Drift: the stream's first days, which never enter a window (a cold start)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, int64_t{365}));
+  days("--drift-warmup-days", &drift->warmup_ms,
+       "Drift: no alert before this many days of panes after the cold start");
   days("--drift-cooldown-days", &drift->cooldown_ms,
        "Drift: days before the same alert on the same segment is sent again");
   auto threshold = [cmd](const char* flag, stream::DriftThresholds* t, const char* help) {

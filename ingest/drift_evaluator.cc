@@ -35,17 +35,19 @@ void DriftEvaluator::Reset() {
   sent_through_ms_ = -1;
 }
 
-Result<int64_t> DriftEvaluator::StoredEvaluatedThrough() {
+Result<std::pair<int64_t, int64_t>> DriftEvaluator::StoredProgress() {
   auto reply = redis_->Command({"GET", storage::DriftReportKey()});
   if (!reply.ok()) return reply.status();
   if (reply->is_error()) return Status::Corruption("drift report: " + reply->str);
-  if (reply->is_nil() || reply->str.empty()) return int64_t{0};
+  if (reply->is_nil() || reply->str.empty()) return std::pair<int64_t, int64_t>{0, 0};
   const nlohmann::json report = nlohmann::json::parse(reply->str, nullptr, false);
   if (report.is_discarded() || !report.is_object() ||
-      !report.value("evaluated_through_ms", nlohmann::json()).is_number_integer()) {
+      !report.value("evaluated_through_ms", nlohmann::json()).is_number_integer() ||
+      !report.value("first_day_ms", nlohmann::json()).is_number_integer()) {
     return Status::Corruption("drift report: not the evaluator's JSON");
   }
-  return report["evaluated_through_ms"].get<int64_t>();
+  return std::pair<int64_t, int64_t>{report["evaluated_through_ms"].get<int64_t>(),
+                                     report["first_day_ms"].get<int64_t>()};
 }
 
 Status DriftEvaluator::Run(const stream::SegmentModel& model,
@@ -56,9 +58,10 @@ Status DriftEvaluator::Run(const stream::SegmentModel& model,
     evaluated_day_ = 0;
   }
   if (sent_through_ms_ < 0) {
-    auto stored = StoredEvaluatedThrough();
+    auto stored = StoredProgress();
     if (!stored.ok()) return stored.status();
-    sent_through_ms_ = *stored;
+    sent_through_ms_ = stored->first;
+    first_day_ms_ = stored->second;
   }
   const int64_t pane = options_.monitors.pane_ms;
   const int64_t target = watermark_ms - ((watermark_ms % pane) + pane) % pane;
@@ -66,14 +69,18 @@ Status DriftEvaluator::Run(const stream::SegmentModel& model,
   auto days = storage::SegmentReader(redis_).ReadDriftPurchases(partitions);
   if (!days.ok()) return days.status();
   if (days->empty()) return Status::Ok();
-  const int64_t next = evaluated_day_ > 0 ? evaluated_day_ + pane : days->begin()->first + pane;
+  if (first_day_ms_ <= 0) first_day_ms_ = days->begin()->first;
+  const int64_t first_used = first_day_ms_ + options_.cold_start_days * pane;
+  auto used = days->lower_bound(first_used);
+  if (used == days->end()) return Status::Ok();
+  const int64_t next = evaluated_day_ > 0 ? evaluated_day_ + pane : used->first + pane;
   if (next > target) return Status::Ok();
 
   // Every day's purchases assigned and measured with the current model, then each day boundary
   // in turn.
   monitor_->ClearPanes();
-  for (const auto& [day, purchases] : *days) {
-    monitor_->AddPane(day, stream::BuildDriftPane(purchases, model));
+  for (; used != days->end(); ++used) {
+    monitor_->AddPane(used->first, stream::BuildDriftPane(used->second, model));
   }
   std::vector<stream::DriftSignal> alerts;
   for (int64_t day = next; day <= target; day += pane) {
@@ -86,7 +93,7 @@ Status DriftEvaluator::Run(const stream::SegmentModel& model,
     for (const auto& seg : r.segments)
       row += fmt::format(" {}:{:.2f}/{:.2f}/{}", seg.segment, seg.centroid_shift, seg.cost_ratio,
                          seg.recent_count);
-    spdlog::info("drift day {}: psi {:.3f}{}", day, r.psi, row);
+    spdlog::debug("drift day {}: psi {:.3f}{}", day, r.psi, row);
   }
   if (Status s = Publish(model, alerts); !s.ok()) return s;
   if (Status s = WriteReport(model); !s.ok()) return s;
@@ -157,6 +164,8 @@ Status DriftEvaluator::WriteReport(const stream::SegmentModel& model) {
   const nlohmann::json report = {
       {"model_version", model.version},
       {"evaluated_through_ms", evaluated_day_},
+      {"first_day_ms", first_day_ms_},
+      {"cold_start_days", options_.cold_start_days},
       {"warming_up", r.warming_up},
       {"reference_window", {{"start_ms", r.reference_start_ms}, {"end_ms", r.recent_start_ms}}},
       {"recent_window", {{"start_ms", r.recent_start_ms}, {"end_ms", r.recent_end_ms}}},

@@ -67,7 +67,8 @@ Segmenter::Segmenter(SegmenterOptions options, storage::RedisConnection* redis, 
       producer_(producer),
       owner_(std::move(owner)),
       store_(redis),
-      drift_({.monitors = options_.drift}, redis, producer) {}
+      drift_({.monitors = options_.drift, .cold_start_days = options_.drift_cold_start_days}, redis,
+             producer) {}
 
 Status Segmenter::LoadPartition(int32_t partition) {
   storage::SegmentReader reader(redis_);

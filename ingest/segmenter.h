@@ -78,17 +78,15 @@ struct SegmenterOptions {
   // move (a persona paying 4× prices: 0.6 radii). Alert at 0.5 radii, warn at 0.3, and judge a
   // segment only with 100 purchases in each window: under no drift the shift stayed ≤ 0.34 on
   // segments of ≥ 100 purchases, while segments of 30 reached 0.48 (noise ∝ 1/√n).
-  // Warm-up 35 days (both windows full) instead of 14: the first weeks of a stream are a cold
-  // start — repeat purchases come first from the most frequent customers and every customer's
-  // lifetime vector grows, so the mix of segments among purchases shifts for weeks. Measured on
-  // stationary generated streams: SHARE_PSI alerts at days 20 and 29 with a 14-day warm-up.
+  // The first drift_cold_start_days of the stream never enter a window (see
+  // DriftEvaluatorOptions::cold_start_days); the warm-up (14 days) counts from their end.
   stream::DriftOptions drift = [] {
     stream::DriftOptions o;
     o.centroid_shift = {.warn = 0.3, .alert = 0.5};
     o.min_members = 100;
-    o.warmup_ms = o.recent_ms + o.reference_ms;
     return o;
   }();
+  int64_t drift_cold_start_days = DriftEvaluatorOptions{}.cold_start_days;
   // Event-time days of drift purchases kept per partition behind its newest day: the monitors
   // need recent + reference (35 days); the rest is slack for an evaluator that runs behind (a
   // replay at full speed covers weeks of event time between two evaluations).

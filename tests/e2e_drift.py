@@ -158,6 +158,21 @@ def main():
                 failures.append(f"{name}: alerts before the drift point: {early}")
             if not late:
                 failures.append(f"{name}: no alert within {args.max_delay_days} days")
+                continue
+            # Where the affected customers are segmented at the end.
+            affected = affected_customers(truth)
+            counts = {}
+            for c in affected:
+                if c in segments_of:
+                    counts[segments_of[c]] = counts.get(segments_of[c], 0) + 1
+            total = sum(counts.values())
+            touched = {s for s, n in counts.items() if total and n >= 0.2 * total}
+            first = min(late, key=lambda a: a["event_time_ms"])
+            print(f"   first alert {(first['event_time_ms'] - at) / DAY_MS:.0f} days after the "
+                  f"drift point; affected customers by segment {counts}")
+            if not any(a["segment"] in touched for a in late):
+                failures.append(f"{name}: no alert on a segment holding >= 20% of the affected "
+                                f"customers {counts}: {late}")
     for f in failures:
         print("FAIL:", f)
     return 1 if failures else 0
