@@ -88,15 +88,24 @@ Status DriftEvaluator::Run(const stream::SegmentModel& model,
       if (s.event_time_ms > sent_through_ms_) alerts.push_back(s);
     }
     evaluated_day_ = day;
-    const stream::DriftReport& r = monitor_->report();
-    std::string row;
-    for (const auto& seg : r.segments)
-      row += fmt::format(" {}:{:.2f}/{:.2f}/{}", seg.segment, seg.centroid_shift, seg.cost_ratio,
-                         seg.recent_count);
-    spdlog::debug("drift day {}: psi {:.3f}{}", day, r.psi, row);
+    if (spdlog::should_log(spdlog::level::debug)) {
+      const stream::DriftReport& r = monitor_->report();
+      std::string row;
+      for (const auto& seg : r.segments) {
+        row += fmt::format(" {}:{:.2f}/{:.2f}/{}", seg.segment, seg.centroid_shift, seg.cost_ratio,
+                           seg.recent_count);
+      }
+      spdlog::debug("drift day {}: psi {:.3f}{}", day, r.psi, row);
+    }
   }
-  if (Status s = Publish(model, alerts); !s.ok()) return s;
-  if (Status s = WriteReport(model); !s.ok()) return s;
+  // On failure start over from the stored report: the days since are evaluated again and their
+  // alerts sent then (the monitor already counts them as sent).
+  Status published = Publish(model, alerts);
+  if (published.ok()) published = WriteReport(model);
+  if (!published.ok()) {
+    Reset();
+    return published;
+  }
   sent_through_ms_ = std::max(sent_through_ms_, evaluated_day_);
   return Status::Ok();
 }
