@@ -104,15 +104,25 @@ json BasketJson(const SegmentsView& view) {
   return {{"checkouts", view.basket->Count()}, {"quantiles", quantiles}};
 }
 
-Response SegmentsEndpoint(const SnapshotCache* cache, int default_k, const Request& request) {
+// The snapshot for a parameterless snapshot route, or the response to send instead: 400 on a
+// parameter, 503 before the first snapshot, 500 when the segment state does not decode.
+std::optional<Response> SegmentsSnapshot(const SnapshotCache* cache, const Request& request,
+                                         std::shared_ptr<const Snapshot>* out) {
   if (Status s = CheckParams(request, {}); !s.ok()) return ErrorResponse(s);
   auto snap = cache->Current();
   if (!snap.ok()) return ErrorResponse(snap.status());
-  const SegmentsView& view = (*snap)->segments;
-  if (!view.error.empty()) {
-    return JsonError(500, "the segment state in Redis does not decode: " + view.error);
+  if (!(*snap)->segments.error.empty()) {
+    return JsonError(500, "the segment state in Redis does not decode: " + (*snap)->segments.error);
   }
-  json body = {{"features", FeatureNamesJson()},  {"watermark_ms", (*snap)->watermark_ms},
+  *out = std::move(*snap);
+  return std::nullopt;
+}
+
+Response SegmentsEndpoint(const SnapshotCache* cache, int default_k, const Request& request) {
+  std::shared_ptr<const Snapshot> snap;
+  if (auto refused = SegmentsSnapshot(cache, request, &snap)) return std::move(*refused);
+  const SegmentsView& view = snap->segments;
+  json body = {{"features", FeatureNamesJson()},  {"watermark_ms", snap->watermark_ms},
                {"scored", view.scored},           {"customers", view.customers},
                {"segmented", view.segmented},     {"segments", json::array()},
                {"basket_value", BasketJson(view)}};
@@ -145,13 +155,9 @@ Response SegmentsEndpoint(const SnapshotCache* cache, int default_k, const Reque
 // first evaluation (no model yet, or fewer than two days of panes) the table is empty and
 // `warming_up` is true.
 Response DriftEndpoint(const SnapshotCache* cache, const Request& request) {
-  if (Status s = CheckParams(request, {}); !s.ok()) return ErrorResponse(s);
-  auto snap = cache->Current();
-  if (!snap.ok()) return ErrorResponse(snap.status());
-  const SegmentsView& view = (*snap)->segments;
-  if (!view.error.empty()) {
-    return JsonError(500, "the segment state in Redis does not decode: " + view.error);
-  }
+  std::shared_ptr<const Snapshot> snap;
+  if (auto refused = SegmentsSnapshot(cache, request, &snap)) return std::move(*refused);
+  const SegmentsView& view = snap->segments;
   json body = view.drift_report.is_object()
                   ? view.drift_report
                   : json{{"model_version", view.model ? view.model->version : 0},
@@ -161,7 +167,7 @@ Response DriftEndpoint(const SnapshotCache* cache, const Request& request) {
                          {"psi_state", "ok"},
                          {"segments", json::array()}};
   body["alerts"] = view.drift_alerts;
-  body["watermark_ms"] = (*snap)->watermark_ms;
+  body["watermark_ms"] = snap->watermark_ms;
   return JsonResponse(body);
 }
 
