@@ -219,6 +219,10 @@ void Run(const HttpBenchFlags& flags) {
     if (!out) Fail("bench", "cannot write report " + flags.report);
   }
   if (result->requests < flags.requests) Fail("bench", "stopped before every request was sent");
+  if (result->errors() > 0) {
+    Fail("bench", std::to_string(result->errors()) + " of " + std::to_string(result->requests) +
+                      " requests failed (report written)");
+  }
 }
 
 }  // namespace
