@@ -11,6 +11,7 @@
 #include "app/cli.h"
 #include "app/commands.h"
 #include "app/e2e_bench.h"
+#include "app/http_bench.h"
 #include "app/segment_flags.h"
 #include "app/signals.h"
 
@@ -196,6 +197,7 @@ void RegisterBenchCommand(CLI::App& root) {
       RunThroughput(*flags, signals.flag());
     }
   });
+  RegisterBenchHttpCommand(bench);
 }
 
 }  // namespace segstream::app

@@ -97,7 +97,8 @@ void Run(const RunFlags& flags) {
                     .redis_shown = servers.redis_address(),
                     .http_host = http_host,
                     .http_port = http_port,
-                    .segments_k = flags.segments.model.k});
+                    .segments_k = flags.segments.model.k,
+                    .segment_feed_brokers = servers.brokers()});
   serve::SnapshotCache& cache = stack.cache();
   // On failure the destructors stop the workers and the servers.
   if (Status s = stack.Start(); !s.ok()) Fail("run", "http: " + s.message());

@@ -11,13 +11,21 @@ void RegisterServeCommand(CLI::App& root) {
   auto* cmd = root.add_subcommand("serve", "HTTP API and dashboard over the Redis state");
   struct Flags {
     std::string redis, redis_cluster, http = "127.0.0.1:8080", brokers;
+    int64_t changes_per_second = serve::SegmentChangeLimits{}.max_per_window;
   };
   auto flags = std::make_shared<Flags>();
   cmd->add_option("--redis", flags->redis, "Redis address HOST:PORT")->required();
   cmd->add_option("--redis-cluster", flags->redis_cluster,
                   "Redis Cluster seed nodes HOST:PORT,... (not supported yet)");
   cmd->add_option("--http", flags->http, "Listen address HOST:PORT")->capture_default_str();
-  cmd->add_option("--brokers", flags->brokers, "Kafka bootstrap servers (reported in /v1/status)");
+  cmd->add_option("--brokers", flags->brokers,
+                  "Kafka bootstrap servers: reported in /v1/status, and segment-changes is "
+                  "published on /v1/events as `segment-change` events");
+  cmd->add_option("--segment-changes-per-second", flags->changes_per_second,
+                  "At most this many segment-change events a second on /v1/events; the rest of "
+                  "each second is summed up in one segment-changes-summary event")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{100000}));
   cmd->callback([flags] {
     if (!flags->redis_cluster.empty()) {
       Fail("serve", "--redis-cluster is not supported yet; use --redis HOST:PORT", 2);
@@ -30,7 +38,10 @@ void RegisterServeCommand(CLI::App& root) {
                       .brokers_shown = flags->brokers,
                       .redis_shown = flags->redis,
                       .http_host = host,
-                      .http_port = port});
+                      .http_port = port,
+                      .segment_feed_brokers = flags->brokers,
+                      .segment_change_limits = {.max_per_window = flags->changes_per_second,
+                                                .window = std::chrono::seconds(1)}});
     if (Status s = stack.Start(); !s.ok()) Fail("serve", s.message());
     std::printf("dashboard=http://%s/\n", stack.address().c_str());
     std::fflush(stdout);

@@ -40,13 +40,24 @@ ServeStack::ServeStack(const ServeStackOptions& options)
   http.host = options.http_host;
   http.port = static_cast<uint16_t>(options.http_port);
   server_ = std::make_unique<serve::HttpServer>(std::move(router), http, metrics_.HttpObserver());
+  if (!options.segment_feed_brokers.empty()) {
+    feed_ = std::make_unique<SegmentChangeFeed>(
+        SegmentFeedOptions{.brokers = options.segment_feed_brokers,
+                           .limits = options.segment_change_limits},
+        &events_);
+  }
 }
 
 ServeStack::~ServeStack() { Stop(); }
 
-Status ServeStack::Start() { return server_->Start(); }
+Status ServeStack::Start() {
+  if (Status s = server_->Start(); !s.ok()) return s;
+  if (feed_) feed_->Start();
+  return Status::Ok();
+}
 
 void ServeStack::Stop() {
+  if (feed_) feed_->Stop();
   server_->Stop();
   probe_.Stop();
   cache_.Stop();

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "app/segment_feed.h"
 #include "serve/events.h"
 #include "serve/http_server.h"
 #include "serve/redis_probe.h"
@@ -23,6 +24,10 @@ struct ServeStackOptions {
   std::string http_host = "127.0.0.1";
   int http_port = 8080;
   int segments_k = 6;  // reported by /v1/segments before the first model (the workers' k)
+  // When set, `segment-changes` is consumed from these brokers into /v1/events
+  // (segment_feed.h); empty: no `segment-change` events.
+  std::string segment_feed_brokers;
+  serve::SegmentChangeLimits segment_change_limits;
 };
 
 class ServeStack {
@@ -35,6 +40,7 @@ class ServeStack {
   void Stop();     // server, probe, cache
   std::string address() const { return server_->address(); }
   serve::SnapshotCache& cache() { return cache_; }
+  SegmentChangeFeed* segment_feed() { return feed_.get(); }
 
  private:
   serve::SseHub events_;
@@ -44,6 +50,7 @@ class ServeStack {
   serve::ServeMetrics metrics_;
   serve::RedisProbe probe_;
   std::unique_ptr<serve::HttpServer> server_;
+  std::unique_ptr<SegmentChangeFeed> feed_;  // null without brokers
 };
 
 }  // namespace segstream::app

@@ -322,10 +322,26 @@ Status Worker::Cycle(const std::atomic<bool>& stop) {
     return true;
   };
 
+  // segstream_batch_commit_seconds: an attempt that returned OK is timed, and the duration rides
+  // on the partition's next commit (storage/partition_state.h). A retry carries none: the first
+  // attempt may have landed with it.
+  int64_t commit_us = -1;
+  auto timed = [&commit_us](int64_t* carried, auto&& commit) {
+    const auto start = Clock::now();
+    Status s = commit();
+    const auto took = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
+    commit_us = s.ok() ? took.count() : -1;
+    *carried = -1;
+    return s;
+  };
   failpoints::MaybeStopBeforeCommit();
   for (auto& [id, commit] : stage1) {
-    if (commit_one(id, commit.next_offset,
-                   [&] { return state_->CommitCheckouts(id.second, commit); })) {
+    commit.previous_commit_us = owned_.at(id).last_commit_us;
+    if (commit_one(id, commit.next_offset, [&] {
+          return timed(&commit.previous_commit_us,
+                       [&] { return state_->CommitCheckouts(id.second, commit); });
+        })) {
+      owned_.at(id).last_commit_us = commit_us;
       if (auto batch = segments.find(id); batch != segments.end()) {
         segmenter_->Adopt(std::move(batch->second));
       }
@@ -340,9 +356,13 @@ Status Worker::Cycle(const std::atomic<bool>& stop) {
     ItemPartitionState items = owned.items;  // adopted only once the commit lands
     if (Status s = item_stage_.Process(batch, &items, &commit); !s.ok()) return s;
     commit.high_watermark = HighWatermark(id);
-    if (commit_one(id, commit.next_offset,
-                   [&] { return state_->CommitItemSales(id.second, commit); })) {
+    commit.previous_commit_us = owned.last_commit_us;
+    if (commit_one(id, commit.next_offset, [&] {
+          return timed(&commit.previous_commit_us,
+                       [&] { return state_->CommitItemSales(id.second, commit); });
+        })) {
       owned_.at(id).items = std::move(items);
+      owned_.at(id).last_commit_us = commit_us;
     }
   }
   if (!advisory.empty()) {

@@ -59,9 +59,10 @@ class Worker {
  private:
   struct Owned {
     int64_t generation = 0;
-    int64_t stored_offset = -1;  // next offset per Redis; -1 = none committed
-    int64_t position = -1;       // next offset expected from the consumer
-    ItemPartitionState items;    // stage 2 only
+    int64_t stored_offset = -1;   // next offset per Redis; -1 = none committed
+    int64_t position = -1;        // next offset expected from the consumer
+    ItemPartitionState items;     // stage 2 only
+    int64_t last_commit_us = -1;  // not yet recorded (storage::kCommitBucketBounds); -1 = none
   };
   using PartitionId = std::pair<std::string, int32_t>;
   class Rebalancer;

@@ -95,6 +95,23 @@ void Histogram::Observe(double value) {
   sum_.fetch_add(value, std::memory_order_relaxed);
 }
 
+void Histogram::SetCumulative(const std::vector<uint64_t>& cumulative, uint64_t count, double sum) {
+  if (cumulative.size() != bounds_.size()) return;
+  uint64_t previous = 0;
+  for (uint64_t c : cumulative) {
+    if (c < previous) return;
+    previous = c;
+  }
+  if (count < previous) return;
+  previous = 0;
+  for (size_t i = 0; i < bounds_.size(); ++i) {
+    buckets_[i].store(cumulative[i] - previous, std::memory_order_relaxed);
+    previous = cumulative[i];
+  }
+  buckets_[bounds_.size()].store(count - previous, std::memory_order_relaxed);
+  sum_.store(sum, std::memory_order_relaxed);
+}
+
 Histogram::Data Histogram::Collect() const {
   Data data;
   data.cumulative.resize(bounds_.size() + 1);

@@ -55,6 +55,11 @@ class Histogram {
 
   // NaN is ignored (it has no bucket and would poison `_sum`).
   void Observe(double value);
+  // Mirrors a histogram kept elsewhere (e.g. counts in Redis read at scrape time): cumulative
+  // counts per bound, the total (the +Inf bucket) and the sum. Counts that do not fit (fewer or
+  // more than the bounds, or not non-decreasing up to `count`) are ignored. A decrease reads as a
+  // reset to Prometheus, as with Counter::SetTotal. Not for a histogram that also Observe()s.
+  void SetCumulative(const std::vector<uint64_t>& cumulative, uint64_t count, double sum);
 
   struct Data {
     std::vector<uint64_t> cumulative;  // per bound, then +Inf (== count)

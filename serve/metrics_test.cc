@@ -108,6 +108,23 @@ TEST(MetricsRegistryTest, HistogramBucketsAreCumulativeAndInclusive) {
   EXPECT_NEAR(h.Collect().sum, 4.55, 1e-12);
 }
 
+TEST(MetricsRegistryTest, HistogramMirrorsCumulativeCountsKeptElsewhere) {
+  MetricsRegistry registry;
+  auto& h = registry.AddHistogram("c", "C.", {}, {1, 2}).Get();
+  h.SetCumulative({3, 5}, 6, 7.25);
+  h.SetCumulative({4, 3}, 9, 1);  // decreasing: ignored
+  h.SetCumulative({1}, 9, 1);     // wrong arity: ignored
+  h.SetCumulative({1, 2}, 1, 1);  // count below the last bucket: ignored
+  EXPECT_EQ(registry.Render(),
+            "# HELP c C.\n"
+            "# TYPE c histogram\n"
+            "c_bucket{le=\"1\"} 3\n"
+            "c_bucket{le=\"2\"} 5\n"
+            "c_bucket{le=\"+Inf\"} 6\n"
+            "c_sum 7.25\n"
+            "c_count 6\n");
+}
+
 TEST(MetricsRegistryTest, HistogramWithoutLabels) {
   MetricsRegistry registry;
   auto& h = registry.AddHistogram("d", "D.", {}, {1, 2}).Get();

@@ -85,6 +85,10 @@ Result<SegmentsView> ReadSegmentsView(storage::RedisConnection* redis) {
     if (!view.basket) view.basket.emplace();
     view.basket->Merge(**digest);
   }
+  // Compressed now (it would be on the first query, in mutable state), so the I/O threads that
+  // share the snapshot only read it: concurrent first queries raced (seen as a /v1/segments
+  // handler hanging for minutes, then std::bad_alloc, under `bench http`).
+  if (view.basket) view.basket->Compress();
   auto drift = redis->Pipeline(
       {{"GET", storage::DriftReportKey()}, {"LRANGE", storage::DriftAlertsKey(), "0", "-1"}});
   if (!drift.ok()) return drift.status();

@@ -1,6 +1,9 @@
 #include "serve/serve_metrics.h"
 
+#include <iterator>
+
 #include "serve/sse.h"
+#include "storage/partition_state.h"
 
 namespace segstream::serve {
 
@@ -86,8 +89,14 @@ ServeMetrics::ServeMetrics()
       sse_published_(registry_.AddCounter("segstream_sse_events_published_total",
                                           "Events published to /v1/events.")),
       sse_dropped_(registry_.AddCounter("segstream_sse_clients_dropped_total",
-                                        "Event-stream clients dropped because they fell behind.")) {
-}
+                                        "Event-stream clients dropped because they fell behind.")),
+      batch_commit_(registry_.AddHistogram(
+          "segstream_batch_commit_seconds",
+          "Workers' atomic Redis commit of one batch (state with its offset), by stage. Each "
+          "partition's latest commit is counted with its next one.",
+          {"stage"},
+          std::vector<double>(std::begin(storage::kCommitBucketBounds),
+                              std::end(storage::kCommitBucketBounds)))) {}
 
 void ServeMetrics::CountRequest(const RequestLog& log) {
   if (log.status >= 100 && log.status < static_cast<int>(by_code_.size())) {
@@ -152,6 +161,11 @@ void ServeMetrics::Collect(const Snapshot* snap, const SseHub* sse,
   if (st.replay_known) {
     replay_done_.Get().Set(st.replay_done ? 1 : 0);
     replay_events_.Get().Set(d(st.replay_events));
+  }
+  for (const auto& [stage, h] : st.commit_durations) {
+    batch_commit_.WithLabels({stage}).SetCumulative(
+        std::vector<uint64_t>(h.cumulative.begin(), h.cumulative.end()),
+        static_cast<uint64_t>(h.count), static_cast<double>(h.sum_us) / 1e6);
   }
   const SegmentsView& segments = snap->segments;
   if (segments.model && segments.error.empty()) {

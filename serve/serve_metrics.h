@@ -80,6 +80,7 @@ class ServeMetrics {
   Family<Gauge>& sse_clients_;
   Family<Counter>& sse_published_;
   Family<Counter>& sse_dropped_;
+  Family<Histogram>& batch_commit_;
 };
 
 struct MetricsSources {

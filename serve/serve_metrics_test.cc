@@ -67,6 +67,34 @@ TEST(ServeMetricsTest, CollectCopiesThePipelineState) {
   EXPECT_THAT(text, HasSubstr("\nsegstream_snapshot_age_seconds 1.5\n"));
 }
 
+TEST(ServeMetricsTest, BatchCommitHistogramComesFromTheSnapshotByStage) {
+  storage::PipelineStatus st;
+  // Buckets as stored (cumulative, per storage::kCommitBucketBounds: 0.0001 ... 2.5, 14 bounds):
+  // three checkouts commits of 0.2 ms, 0.8 ms and 4 s, one item-sales commit of 30 ms.
+  st.commit_durations["checkouts"] = {
+      .cumulative = {0, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2}, .count = 3, .sum_us = 4'001'000};
+  st.commit_durations["item-sales"] = {
+      .cumulative = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1}, .count = 1, .sum_us = 30'000};
+  auto snap = BuildSnapshot(std::move(st), {}, {}, {});
+  ServeMetrics metrics;
+  metrics.Collect(snap.get(), nullptr, snap->built_at);
+  const std::string text = metrics.registry().Render();
+  EXPECT_THAT(
+      text,
+      HasSubstr("# TYPE segstream_batch_commit_seconds histogram\n"
+                "segstream_batch_commit_seconds_bucket{stage=\"checkouts\",le=\"0.0001\"} 0\n"
+                "segstream_batch_commit_seconds_bucket{stage=\"checkouts\",le=\"0.00025\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("{stage=\"checkouts\",le=\"0.001\"} 2\n"));
+  EXPECT_THAT(text,
+              HasSubstr("{stage=\"checkouts\",le=\"2.5\"} 2\n"
+                        "segstream_batch_commit_seconds_bucket{stage=\"checkouts\",le=\"+Inf\"} 3\n"
+                        "segstream_batch_commit_seconds_sum{stage=\"checkouts\"} 4.001\n"
+                        "segstream_batch_commit_seconds_count{stage=\"checkouts\"} 3\n"));
+  EXPECT_THAT(text, HasSubstr("{stage=\"item-sales\",le=\"0.025\"} 0\n"));
+  EXPECT_THAT(text, HasSubstr("{stage=\"item-sales\",le=\"0.05\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("segstream_batch_commit_seconds_sum{stage=\"item-sales\"} 0.03\n"));
+}
+
 TEST(ServeMetricsTest, WithoutSnapshotOnlyReportsItIsMissing) {
   ServeMetrics metrics;
   metrics.Collect(nullptr, nullptr, std::chrono::system_clock::now());

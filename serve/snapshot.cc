@@ -41,6 +41,9 @@ WindowView BuildWindowView(std::string name, std::vector<storage::ItemCounts> it
     ++view.popular_items;
   }
   for (const auto& [partition, digest] : per_partition) view.popularity.Merge(digest);
+  // A digest compresses lazily, in mutable state, on its first query: done here, once, so the
+  // I/O threads that share this snapshot only ever read it.
+  view.popularity.Compress();
   for (ItemView& item : view.items) {
     if (item.counts.orders >= 1) {
       item.percentile = 100.0 * view.popularity.Cdf(static_cast<double>(item.counts.orders));

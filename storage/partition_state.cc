@@ -1,5 +1,6 @@
 #include "storage/partition_state.h"
 
+#include <cstdio>
 #include <string_view>
 
 #include "storage/keys.h"
@@ -14,8 +15,17 @@ local gen = redis.call('HINCRBY', KEYS[1], 'gen', 1)
 return {gen, redis.call('HGETALL', KEYS[1])}
 )lua";
 
-// Shared fence: the caller's generation must be current and the stored offset what it expects.
-// ARGV[1] = generation, ARGV[2] = expected stored offset ('' = none yet).
+// The last ARGV of a commit, when it starts with "hist ": (meta field, increment)* pairs of the
+// previous commit's duration (CommitHistogramArg), added to the meta hash once the fence passed.
+#define SEGSTREAM_COMMIT_HISTOGRAM_LUA                            \
+  "if string.sub(ARGV[#ARGV], 1, 5) == 'hist ' then\n"            \
+  "  for f, by in string.gmatch(ARGV[#ARGV], '(%S+) (%d+)') do\n" \
+  "    redis.call('HINCRBY', KEYS[1], f, by)\n"                   \
+  "  end\n"                                                       \
+  "end\n"
+
+// Shared fence (then the commit histogram): the caller's generation must be current and the stored
+// offset what it expects. ARGV[1] = generation, ARGV[2] = expected stored offset ('' = none yet).
 #define SEGSTREAM_FENCE_LUA                                                              \
   "local gen = redis.call('HGET', KEYS[1], 'gen')\n"                                     \
   "if gen ~= ARGV[1] then\n"                                                             \
@@ -24,7 +34,7 @@ return {gen, redis.call('HGETALL', KEYS[1])}
   "local cur = redis.call('HGET', KEYS[1], 'offset') or ''\n"                            \
   "if cur ~= ARGV[2] then\n"                                                             \
   "  return redis.error_reply('FENCED stored offset ' .. cur .. ' moved')\n"             \
-  "end\n"
+  "end\n" SEGSTREAM_COMMIT_HISTOGRAM_LUA
 
 // Stage 1. KEYS: meta, dlq_reasons, customers, segstats, segmeta. ARGV: gen, expected,
 // next_offset, events, dlq, item_sales, max_event_ms, high_watermark, n_reasons, (reason, count)*,
@@ -134,6 +144,7 @@ return 'OK'
 )lua";
 
 #undef SEGSTREAM_FENCE_LUA
+#undef SEGSTREAM_COMMIT_HISTOGRAM_LUA
 
 enum Script { kClaim = 0, kCommitCheckouts = 1, kCommitItemSales = 2 };
 constexpr std::string_view kScripts[] = {kClaimScript, kCommitCheckoutsScript,
@@ -141,7 +152,28 @@ constexpr std::string_view kScripts[] = {kClaimScript, kCommitCheckoutsScript,
 
 std::string OffsetArg(int64_t offset) { return offset < 0 ? "" : std::to_string(offset); }
 
+// "hist commit_count 1 commit_sum_us <us> commit_le_<bound> 1 ..." for every bound the duration
+// fits under; "" when there is no duration to record.
+std::string CommitHistogramArg(int64_t micros) {
+  if (micros < 0) return "";
+  std::string arg = "hist commit_count 1 commit_sum_us ";
+  arg += std::to_string(micros);
+  for (double bound : kCommitBucketBounds) {
+    if (static_cast<double>(micros) > bound * 1e6) continue;
+    arg += ' ';
+    arg += CommitBucketField(bound);
+    arg += " 1";
+  }
+  return arg;
+}
+
 }  // namespace
+
+std::string CommitBucketField(double bound) {
+  char text[32];
+  std::snprintf(text, sizeof text, "commit_le_%g", bound);
+  return text;
+}
 
 Result<RedisValue> PartitionStateStore::RunScript(int which, const std::vector<std::string>& keys,
                                                   const std::vector<std::string>& args) {
@@ -258,6 +290,7 @@ Status PartitionStateStore::CommitCheckouts(int32_t partition, const CheckoutsCo
   }
   args.push_back(std::to_string(c.drift_days_deleted.size()));
   for (int64_t day : c.drift_days_deleted) args.push_back(std::to_string(day));
+  args.push_back(CommitHistogramArg(c.previous_commit_us));  // last: the script reads ARGV[#ARGV]
   return CheckCommitReply(RunScript(kCommitCheckouts, keys, args), "commit checkouts");
 }
 
@@ -302,6 +335,7 @@ Status PartitionStateStore::CommitItemSales(int32_t partition, const ItemSalesCo
     args.push_back(std::to_string(items.size()));
     for (const auto& [sku, d] : items) push_counters(sku, d);
   }
+  args.push_back(CommitHistogramArg(c.previous_commit_us));  // last: the script reads ARGV[#ARGV]
   return CheckCommitReply(RunScript(kCommitItemSales, keys, args), "commit item-sales");
 }
 

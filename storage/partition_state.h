@@ -28,6 +28,17 @@ struct PartitionClaim {
   int64_t max_event_ms = 0;                     // newest event time committed on the partition
 };
 
+// segstream_batch_commit_seconds (issue 8): a worker times each batch's commit call and hands the
+// duration to the next commit of the same partition, which adds it to cumulative counters in the
+// partition's meta hash (`commit_count`, `commit_sum_us`, `commit_le_<bound>`), inside the same
+// atomic call: no extra round trip, and the counts survive worker and serve restarts. At most once:
+// the last commit before a partition moves, and a commit whose retry may double-apply, go
+// unrecorded. Bounds in seconds, as Prometheus `le` (the +Inf bucket is `commit_count`).
+inline constexpr double kCommitBucketBounds[] = {
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
+// The meta field of one bound, e.g. "commit_le_0.0025".
+std::string CommitBucketField(double bound);
+
 // Stage 1 (checkouts) batch: counters and the new offset.
 struct CheckoutsCommit {
   int64_t generation = 0;
@@ -54,6 +65,7 @@ struct CheckoutsCommit {
   std::map<int64_t, int64_t> drift_day_counts;
   std::map<int64_t, std::vector<std::pair<std::string, std::string>>> drift_purchases;
   std::vector<int64_t> drift_days_deleted;
+  int64_t previous_commit_us = -1;  // the partition's previous commit duration; -1 = none
 };
 
 struct ItemDelta {
@@ -77,6 +89,7 @@ struct ItemSalesCommit {
   int64_t late_events = 0;   // events older than the retention cutoff (counted in `all` only)
   // Panes starting before this are deleted (retention); INT64_MIN keeps everything.
   int64_t retention_cutoff = INT64_MIN;
+  int64_t previous_commit_us = -1;  // the partition's previous commit duration; -1 = none
 };
 
 class PartitionStateStore {

@@ -4,6 +4,7 @@
 #include <unordered_map>
 
 #include "storage/keys.h"
+#include "storage/partition_state.h"
 
 namespace segstream::storage {
 
@@ -73,6 +74,15 @@ Result<PipelineStatus> SnapshotReader::ReadStatus() {
     }
     PartitionProgress progress{IntField(m, "offset", -1), IntField(m, "high_watermark", -1)};
     status.partitions[topic + ":" + std::to_string(p)] = progress;
+    if (const int64_t commits = IntField(m, "commit_count"); commits > 0) {
+      CommitHistogram& h = status.commit_durations[topic];
+      h.cumulative.resize(std::size(kCommitBucketBounds));
+      for (size_t b = 0; b < h.cumulative.size(); ++b) {
+        h.cumulative[b] += IntField(m, CommitBucketField(kCommitBucketBounds[b]));
+      }
+      h.count += commits;
+      h.sum_us += IntField(m, "commit_sum_us");
+    }
     if (topic == kItemSalesTopic) {
       status.item_sales_applied += IntField(m, "applied");
       status.item_sales_duplicates += IntField(m, "duplicates");

@@ -29,6 +29,14 @@ struct PartitionProgress {
   }
 };
 
+// Batch commit durations of one topic, summed over its partitions (the `commit_*` meta fields,
+// storage/partition_state.h).
+struct CommitHistogram {
+  std::vector<int64_t> cumulative;  // per kCommitBucketBounds, cumulative as stored
+  int64_t count = 0;
+  int64_t sum_us = 0;
+};
+
 struct PipelineStatus {
   int64_t events_processed = 0;  // valid checkouts, DLQ excluded
   int64_t dlq_events = 0;
@@ -39,7 +47,8 @@ struct PipelineStatus {
   int64_t max_event_ms = 0;                // max over partitions
   int64_t min_partition_max_event_ms = 0;  // min over partitions with events (watermark input)
   std::map<std::string, int64_t> dlq_reasons;
-  std::map<std::string, PartitionProgress> partitions;  // "checkouts:0", "item-sales:3", ...
+  std::map<std::string, PartitionProgress> partitions;      // "checkouts:0", "item-sales:3", ...
+  std::map<std::string, CommitHistogram> commit_durations;  // by topic; absent before any
   bool replay_known = false;
   bool replay_done = false;
   int64_t replay_events = 0;

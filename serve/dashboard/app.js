@@ -422,6 +422,13 @@
                              `${fmtNum(Number(a.value))}`})),
         el('span', {class: 'feed-reason', text: `≥ ${fmtNum(Number(a.threshold))}`}));
     }
+    if (ev.type === 'summary') {  // the server's rate limit held back part of a burst
+      const d = ev.data;
+      return el('li', {class: 'feed-item summary'},
+        el('time', {text: d.max_event_time_ms ? shortDateFmt.format(new Date(d.max_event_time_ms)) : ''}),
+        el('span', {class: 'feed-move', text: `+${fmtInt(Number(d.dropped))} more segment changes`}),
+        el('span', {class: 'feed-reason', text: 'not listed one by one'}));
+    }
     const c = ev.data;
     const from = Number(c.from_segment);
     return el('li', {class: 'feed-item', 'data-customer': String(c.customer_id)},
@@ -453,7 +460,7 @@
       else return;
     }
     if (kind === 'top') { refreshTopNow(); return; }
-    feed.total += 1;
+    feed.total += kind === 'summary' ? (Number(data.dropped) || 0) : 1;
     feed.pending.push({type: kind, data});
     if (kind === 'drift') refreshDriftNow();
   }
@@ -467,6 +474,7 @@
     feed.source = src;
     const on = (names, kind) => names.forEach((n) => src.addEventListener(n, (e) => onEvent(kind, e.data)));
     on(['segment-change', 'segment-changes', 'segment_change'], 'change');
+    on(['segment-changes-summary'], 'summary');
     on(['drift-alert', 'segment-drift', 'drift'], 'drift');
     on(['top-items', 'top_items'], 'top');
     src.onmessage = (e) => onEvent('message', e.data);
