@@ -377,15 +377,16 @@
     const segs = (body.segments || []).slice().sort((a, b) => a.id - b.id);
     const alerts = (body.alerts || []).slice()
       .sort((a, b) => (b.event_time_ms || 0) - (a.event_time_ms || 0));
+    // null = not judged (too few purchases in a window): a dash, not 0.
     const num = (v, over) => {
-      const td = el('td', {text: Number.isFinite(v) ? v.toFixed(2) : '–'});
+      const td = el('td', {text: typeof v === 'number' && Number.isFinite(v) ? v.toFixed(2) : '–'});
       if (over) td.classList.add('over');
       return td;
     };
     const rows = segs.map((s) => el('tr', {'data-segment': String(s.id)},
       el('td', {}, segPill(Number(s.id), s.label)),
-      num(Number(s.centroid_shift)), num(Number(s.cost_ratio)),
-      num(Number(s.psi), Number(s.psi) >= 0.25),
+      num(s.centroid_shift), num(s.cost_ratio),
+      num(s.psi, typeof s.psi === 'number' && s.psi >= 0.25),
       el('td', {}, el('span', {class: `badge ${driftClass(s.state)}`, text: s.state || 'ok'}))));
     const table = el('table', {id: 'drift-table'},
       el('thead', {}, el('tr', {}, el('th', {text: 'Segment'}), el('th', {text: 'Centroid shift'}),
