@@ -299,13 +299,6 @@ class LoopingCheckouts {
   int64_t first_ms_ = INT64_MAX, last_ms_ = INT64_MIN, shift_ms_ = 0;
 };
 
-double Percentile(const std::vector<double>& sorted, double q) {
-  if (sorted.empty()) return 0;
-  // Nearest rank: the smallest value with at least q of the samples at or below it.
-  size_t rank = static_cast<size_t>(std::ceil(q * static_cast<double>(sorted.size())));
-  return sorted[std::clamp<size_t>(rank, 1, sorted.size()) - 1];
-}
-
 // Send times of the checkouts, per partition, indexed by offset: the topic starts empty and the
 // idempotent producer keeps order, so the k-th checkout sent to a partition gets offset k.
 struct SendLog {
@@ -442,14 +435,7 @@ Result<LatencyFigures> RunLatencyBench(const LatencyBenchOptions& options,
   out.measured = static_cast<int64_t>(latencies_ms.size());
   out.achieved_rate =
       out.produce_seconds > 0 ? static_cast<double>(out.produced) / out.produce_seconds : 0;
-  std::sort(latencies_ms.begin(), latencies_ms.end());
-  out.p50_ms = Percentile(latencies_ms, 0.50);
-  out.p90_ms = Percentile(latencies_ms, 0.90);
-  out.p99_ms = Percentile(latencies_ms, 0.99);
-  out.max_ms = latencies_ms.empty() ? 0 : latencies_ms.back();
-  double sum = 0;
-  for (double l : latencies_ms) sum += l;
-  out.mean_ms = latencies_ms.empty() ? 0 : sum / static_cast<double>(latencies_ms.size());
+  out.SetFrom(&latencies_ms);
   return out;
 }
 

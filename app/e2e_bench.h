@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "app/latency_stats.h"
 #include "ingest/segmenter.h"
 #include "storage/snapshot_reader.h"
 #include "stream/status.h"
@@ -71,12 +72,11 @@ struct LatencyBenchOptions {
   std::chrono::seconds drain_timeout{60};
 };
 
-struct LatencyFigures {
+struct LatencyFigures : LatencyStats {
   int64_t produced = 0;
   int64_t measured = 0;  // seen committed before the drain timeout
   double produce_seconds = 0;
   double achieved_rate = 0;
-  double p50_ms = 0, p90_ms = 0, p99_ms = 0, max_ms = 0, mean_ms = 0;
   // Largest item-sales backlog (produced by stage 1, not yet applied by stage 2) seen, polled.
   int64_t max_item_sales_backlog = 0;
   // False if the topic's end offsets differ from the checkouts sent per partition, which breaks

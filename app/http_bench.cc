@@ -136,13 +136,6 @@ class LoadClient : public std::enable_shared_from_this<LoadClient> {
   int64_t connections_ = 0;
 };
 
-double Percentile(const std::vector<double>& sorted, double q) {
-  if (sorted.empty()) return 0;
-  // Nearest rank: the smallest value with at least q of the samples at or below it.
-  const auto rank = static_cast<size_t>(std::ceil(q * static_cast<double>(sorted.size())));
-  return sorted[std::clamp<size_t>(rank, 1, sorted.size()) - 1];
-}
-
 }  // namespace
 
 std::string EncodePathSegment(std::string_view segment) {
@@ -218,18 +211,11 @@ Result<HttpLoadFigures> RunHttpLoad(const HttpLoadOptions& options, const std::a
       by_target[s.target].push_back(s.ms);
     }
   }
-  std::sort(all.begin(), all.end());
-  out.p50_ms = Percentile(all, 0.50);
-  out.p90_ms = Percentile(all, 0.90);
-  out.p99_ms = Percentile(all, 0.99);
-  out.max_ms = all.empty() ? 0 : all.back();
-  double sum = 0;
-  for (double v : all) sum += v;
-  out.mean_ms = all.empty() ? 0 : sum / static_cast<double>(all.size());
+  out.SetFrom(&all);
   for (size_t t = 0; t < by_target.size(); ++t) {
     std::sort(by_target[t].begin(), by_target[t].end());
-    out.per_target[t].p50_ms = Percentile(by_target[t], 0.50);
-    out.per_target[t].p99_ms = Percentile(by_target[t], 0.99);
+    out.per_target[t].p50_ms = NearestRankPercentile(by_target[t], 0.50);
+    out.per_target[t].p99_ms = NearestRankPercentile(by_target[t], 0.99);
   }
   return out;
 }

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "app/latency_stats.h"
 #include "stream/status.h"
 
 namespace segstream::app {
@@ -42,15 +43,14 @@ struct HttpTargetFigures {
   double p50_ms = 0, p99_ms = 0;
 };
 
-struct HttpLoadFigures {
-  int64_t requests = 0;          // issued (== options.requests unless stopped)
-  int64_t answered = 0;          // a complete response, whatever its status
-  int64_t non_2xx = 0;           // answered with a status outside 200..299
-  int64_t transport_errors = 0;  // connect/write/read failed or timed out: no response
-  int64_t connections = 0;       // opened, first ones included (keep-alive: == clients)
+struct HttpLoadFigures : LatencyStats {  // of the answered requests
+  int64_t requests = 0;                  // issued (== options.requests unless stopped)
+  int64_t answered = 0;                  // a complete response, whatever its status
+  int64_t non_2xx = 0;                   // answered with a status outside 200..299
+  int64_t transport_errors = 0;          // connect/write/read failed or timed out: no response
+  int64_t connections = 0;               // opened, first ones included (keep-alive: == clients)
   std::map<int, int64_t> status_counts;
   double seconds = 0;  // first request issued -> last response
-  double p50_ms = 0, p90_ms = 0, p99_ms = 0, max_ms = 0, mean_ms = 0;  // answered requests
   std::vector<HttpTargetFigures> per_target;
   int64_t errors() const { return non_2xx + transport_errors; }
   double requests_per_second() const {
