@@ -55,6 +55,30 @@ std::pair<std::string, int> ParseHostPort(const std::string& command, const std:
   return {value.substr(0, colon), port};
 }
 
+void AddRedisFlags(CLI::App* command, RedisFlags* flags, const std::string& what) {
+  command->add_option("--redis", flags->redis, what + ": a single Redis server HOST:PORT");
+  command->add_option("--redis-cluster", flags->cluster,
+                      what +
+                          ": a Redis Cluster, given by seed nodes HOST:PORT[,HOST:PORT...] "
+                          "(instead of --redis)");
+}
+
+std::optional<storage::RedisOptions> ParseRedisFlags(const std::string& command,
+                                                     const RedisFlags& flags, bool required) {
+  if (!flags.redis.empty() && !flags.cluster.empty()) {
+    Fail(command, "give --redis or --redis-cluster, not both", 2);
+  }
+  if (flags.redis.empty() && flags.cluster.empty()) {
+    if (required)
+      Fail(command, "--redis HOST:PORT or --redis-cluster HOST:PORT,... is required", 2);
+    return std::nullopt;
+  }
+  auto options = flags.cluster.empty() ? storage::ParseRedisAddress(flags.redis)
+                                       : storage::ParseRedisClusterSeeds(flags.cluster);
+  if (!options.ok()) Fail(command, options.status().message(), 2);
+  return *options;
+}
+
 double ParseSpeed(const std::string& command, const std::string& text) {
   if (text == "max") return 0;
   try {

@@ -3,8 +3,11 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <optional>
 #include <stdexcept>
 #include <string>
+
+#include "storage/redis_client.h"
 
 namespace segstream::app {
 
@@ -25,6 +28,20 @@ void BindConfigAndEnv(CLI::App& root);
 // Parses "host:port"; fails the command with a clear reason otherwise.
 std::pair<std::string, int> ParseHostPort(const std::string& command, const std::string& flag,
                                           const std::string& value);
+
+// --redis HOST:PORT, or --redis-cluster HOST:PORT,... (seed nodes of a Redis Cluster).
+struct RedisFlags {
+  std::string redis;
+  std::string cluster;
+  // What /v1/status and logs show: the flag's value as given.
+  std::string shown() const { return cluster.empty() ? redis : cluster; }
+};
+// Adds both flags; `what` says what the command uses Redis for.
+void AddRedisFlags(CLI::App* command, RedisFlags* flags, const std::string& what);
+// The connection options: fails the command if both flags are given, or neither and `required`;
+// nullopt if neither is given and Redis is optional.
+std::optional<storage::RedisOptions> ParseRedisFlags(const std::string& command,
+                                                     const RedisFlags& flags, bool required);
 
 // Parses a --speed value: "max" is 0 (as fast as possible), else a positive N (N x event time).
 double ParseSpeed(const std::string& command, const std::string& text);

@@ -13,7 +13,8 @@ namespace segstream::app {
 void RegisterReplayCommand(CLI::App& root) {
   auto* cmd = root.add_subcommand("replay", "Replay an Online Retail CSV into the checkouts topic");
   struct Flags {
-    std::string csv, brokers, topic = "checkouts", speed = "max", redis;
+    std::string csv, brokers, topic = "checkouts", speed = "max";
+    RedisFlags redis;
     int64_t limit = -1;
   };
   auto flags = std::make_shared<Flags>();
@@ -24,9 +25,9 @@ void RegisterReplayCommand(CLI::App& root) {
       ->capture_default_str();
   cmd->add_option("--limit", flags->limit, "Stop after N checkouts (-1: all)")
       ->capture_default_str();
-  cmd->add_option("--redis", flags->redis,
-                  "Optional Redis HOST:PORT: record progress for /v1/status and pace the replay "
-                  "on the workers' progress (keeps the broker's backlog bounded)");
+  AddRedisFlags(cmd, &flags->redis,
+                "Optional: record progress for /v1/status and pace the replay on the workers' "
+                "progress (keeps the broker's backlog bounded)");
   cmd->callback([flags] {
     ingest::ReplayOptions options;
     options.csv_path = flags->csv;
@@ -38,9 +39,7 @@ void RegisterReplayCommand(CLI::App& root) {
     auto producer = ingest::Producer::Create(kafka);
     if (!producer.ok()) Fail("replay", producer.status().message(), 2);
     std::unique_ptr<storage::RedisConnection> redis;
-    if (!flags->redis.empty()) {
-      auto address = storage::ParseRedisAddress(flags->redis);
-      if (!address.ok()) Fail("replay", address.status().message(), 2);
+    if (auto address = ParseRedisFlags("replay", flags->redis, /*required=*/false)) {
       auto conn = storage::RedisConnection::Connect(*address);
       if (!conn.ok()) Fail("replay", conn.status().message());
       redis = std::make_unique<storage::RedisConnection>(std::move(*conn));

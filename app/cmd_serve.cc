@@ -10,13 +10,12 @@ namespace segstream::app {
 void RegisterServeCommand(CLI::App& root) {
   auto* cmd = root.add_subcommand("serve", "HTTP API and dashboard over the Redis state");
   struct Flags {
-    std::string redis, redis_cluster, http = "127.0.0.1:8080", brokers;
+    std::string http = "127.0.0.1:8080", brokers;
+    RedisFlags redis;
     int64_t changes_per_second = serve::SegmentChangeLimits{}.max_per_window;
   };
   auto flags = std::make_shared<Flags>();
-  cmd->add_option("--redis", flags->redis, "Redis address HOST:PORT")->required();
-  cmd->add_option("--redis-cluster", flags->redis_cluster,
-                  "Redis Cluster seed nodes HOST:PORT,... (not supported yet)");
+  AddRedisFlags(cmd, &flags->redis, "The workers' Redis (required)");
   cmd->add_option("--http", flags->http, "Listen address HOST:PORT")->capture_default_str();
   cmd->add_option("--brokers", flags->brokers,
                   "Kafka bootstrap servers: reported in /v1/status, and segment-changes is "
@@ -27,16 +26,12 @@ void RegisterServeCommand(CLI::App& root) {
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{100000}));
   cmd->callback([flags] {
-    if (!flags->redis_cluster.empty()) {
-      Fail("serve", "--redis-cluster is not supported yet; use --redis HOST:PORT", 2);
-    }
-    auto redis = storage::ParseRedisAddress(flags->redis);
-    if (!redis.ok()) Fail("serve", redis.status().message(), 2);
+    auto redis = ParseRedisFlags("serve", flags->redis, /*required=*/true);
     auto [host, port] = ParseHostPort("serve", "--http", flags->http);
     StopOnSignals signals;
     ServeStack stack({.redis = *redis,
                       .brokers_shown = flags->brokers,
-                      .redis_shown = flags->redis,
+                      .redis_shown = flags->redis.shown(),
                       .http_host = host,
                       .http_port = port,
                       .segment_feed_brokers = flags->brokers,

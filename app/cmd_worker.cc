@@ -13,7 +13,8 @@ void RegisterWorkerCommand(CLI::App& root) {
   auto* cmd =
       root.add_subcommand("worker", "Processing worker: checkouts -> Redis state and outputs");
   struct Flags {
-    std::string brokers, redis, redis_cluster, group = "segstream";
+    std::string brokers, group = "segstream";
+    RedisFlags redis;
     int threads = 1, session_timeout_ms = 6000;
     int64_t max_item_sales_backlog = ingest::WorkerOptions{}.max_item_sales_backlog;
     ingest::SegmenterOptions segments;
@@ -21,9 +22,7 @@ void RegisterWorkerCommand(CLI::App& root) {
   auto flags = std::make_shared<Flags>();
   cmd->add_option("--brokers", flags->brokers, "Kafka bootstrap servers (host:port,...)")
       ->required();
-  cmd->add_option("--redis", flags->redis, "Redis address HOST:PORT")->required();
-  cmd->add_option("--redis-cluster", flags->redis_cluster,
-                  "Redis Cluster seed nodes HOST:PORT,... (not supported yet)");
+  AddRedisFlags(cmd, &flags->redis, "Where state and offsets live (required)");
   cmd->add_option("--group", flags->group, "Consumer group id")->capture_default_str();
   cmd->add_option("--threads", flags->threads, "Consumers in this process (same group)")
       ->capture_default_str()
@@ -39,11 +38,7 @@ void RegisterWorkerCommand(CLI::App& root) {
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
   AddSegmentFlags(cmd, &flags->segments);
   cmd->callback([flags] {
-    if (!flags->redis_cluster.empty()) {
-      Fail("worker", "--redis-cluster is not supported yet; use --redis HOST:PORT", 2);
-    }
-    auto redis = storage::ParseRedisAddress(flags->redis);
-    if (!redis.ok()) Fail("worker", redis.status().message(), 2);
+    auto redis = ParseRedisFlags("worker", flags->redis, /*required=*/true);
     ingest::WorkerOptions options;
     options.kafka.brokers = flags->brokers;
     options.kafka.group = flags->group;
@@ -53,8 +48,8 @@ void RegisterWorkerCommand(CLI::App& root) {
     options.segments = flags->segments;
     StopOnSignals signals;
     ingest::failpoints::InstallFromEnvironment();
-    spdlog::info("worker: brokers {} redis {} group {} threads {}", flags->brokers, flags->redis,
-                 flags->group, flags->threads);
+    spdlog::info("worker: brokers {} redis {} group {} threads {}", flags->brokers,
+                 flags->redis.shown(), flags->group, flags->threads);
     Status s = ingest::RunWorkers(options, flags->threads, signals.flag());
     if (!s.ok()) Fail("worker", s.ToString());
     spdlog::info("worker: drained and stopped");

@@ -24,7 +24,7 @@ return {gen, redis.call('HGETALL', KEYS[1])}
   "  end\n"                                                       \
   "end\n"
 
-// Shared fence (then the commit histogram): the caller's generation must be current and the stored
+// Shared fence: the caller's generation must be current and the stored
 // offset what it expects. ARGV[1] = generation, ARGV[2] = expected stored offset ('' = none yet).
 #define SEGSTREAM_FENCE_LUA                                                              \
   "local gen = redis.call('HGET', KEYS[1], 'gen')\n"                                     \
@@ -34,7 +34,18 @@ return {gen, redis.call('HGETALL', KEYS[1])}
   "local cur = redis.call('HGET', KEYS[1], 'offset') or ''\n"                            \
   "if cur ~= ARGV[2] then\n"                                                             \
   "  return redis.error_reply('FENCED stored offset ' .. cur .. ' moved')\n"             \
-  "end\n" SEGSTREAM_COMMIT_HISTOGRAM_LUA
+  "end\n"
+
+// Redis Cluster: while a slot migrates, a script's access to a key the node no longer (or not yet)
+// holds fails *at that call*, and a script's earlier writes are not rolled back. So each commit
+// touches every key it will write before its first write: a refusal then leaves nothing half
+// done, and the client retries (storage/redis_cluster.h). Outside a migration it is one read.
+#define SEGSTREAM_TOUCH_LUA                                               \
+  "local function touch(keys)\n"                                          \
+  "  for k = 1, #keys, 500 do\n"                                          \
+  "    redis.call('EXISTS', unpack(keys, k, math.min(k + 499, #keys)))\n" \
+  "  end\n"                                                               \
+  "end\n"
 
 // Stage 1. KEYS: meta, dlq_reasons, customers, segstats, segmeta. ARGV: gen, expected,
 // next_offset, events, dlq, item_sales, max_event_ms, high_watermark, n_reasons, (reason, count)*,
@@ -42,7 +53,22 @@ return {gen, redis.call('HGETALL', KEYS[1])}
 // ('' = unchanged), n_drift_days, (day, count, n, (field, vector)*)*, n_deleted, day*.
 // KEYS[6]: basket_digest, KEYS[7]: the drift day index; a day's purchases live in the index's
 // key + ':' + day (same hash tag, so the call stays in one slot).
-constexpr std::string_view kCommitCheckoutsScript = SEGSTREAM_FENCE_LUA R"lua(
+constexpr std::string_view kCommitCheckoutsScript = SEGSTREAM_FENCE_LUA SEGSTREAM_TOUCH_LUA R"lua(
+local touched = {KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]}
+local j = 10 + 2 * tonumber(ARGV[9])
+j = j + 2 + 2 * tonumber(ARGV[j])
+j = j + 2 + 2 * tonumber(ARGV[j])
+for _ = 1, tonumber(ARGV[j]) do
+  table.insert(touched, KEYS[7] .. ':' .. ARGV[j + 1])
+  j = j + 3 + 2 * tonumber(ARGV[j + 3])
+end
+j = j + 1
+for _ = 1, tonumber(ARGV[j]) do
+  table.insert(touched, KEYS[7] .. ':' .. ARGV[j + 1])
+  j = j + 1
+end
+touch(touched)
+)lua" SEGSTREAM_COMMIT_HISTOGRAM_LUA R"lua(
 redis.call('HSET', KEYS[1], 'offset', ARGV[3], 'high_watermark', ARGV[8])
 redis.call('HINCRBY', KEYS[1], 'events', ARGV[4])
 redis.call('HINCRBY', KEYS[1], 'dlq', ARGV[5])
@@ -91,8 +117,29 @@ return 'OK'
 // (pane_start, n, (sku, orders, units, returned, revenue)*)*. Zero deltas are skipped.
 // Pane keys are built here from the partition's prefix: they share its hash tag, so the script
 // still touches a single Cluster slot.
-constexpr std::string_view kCommitItemSalesScript = SEGSTREAM_FENCE_LUA R"lua(
+constexpr std::string_view kCommitItemSalesScript = SEGSTREAM_FENCE_LUA SEGSTREAM_TOUCH_LUA R"lua(
 local prefix = string.sub(KEYS[1], 1, #KEYS[1] - 4)
+local fields = {'orders', 'units', 'returned', 'revenue'}
+local touched = {KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], prefix .. 'panes',
+                 prefix .. 'pane_index'}
+local function touch_pane(start)
+  for f = 1, 4 do table.insert(touched, prefix .. 'pane:' .. start .. ':' .. fields[f]) end
+end
+local j = 11 + 3 * tonumber(ARGV[10])
+j = j + 1 + 6 * tonumber(ARGV[j])
+local n_panes = tonumber(ARGV[j])
+j = j + 1
+for _ = 1, n_panes do
+  touch_pane(ARGV[j])
+  j = j + 2 + 5 * tonumber(ARGV[j + 1])
+end
+local expired = {}
+if ARGV[9] ~= '' then
+  expired = redis.call('ZRANGEBYSCORE', prefix .. 'pane_index', '-inf', '(' .. ARGV[9])
+  for _, start in ipairs(expired) do touch_pane(start) end
+end
+touch(touched)
+)lua" SEGSTREAM_COMMIT_HISTOGRAM_LUA R"lua(
 redis.call('HSET', KEYS[1], 'offset', ARGV[3], 'high_watermark', ARGV[4])
 redis.call('HINCRBY', KEYS[1], 'applied', ARGV[5])
 redis.call('HINCRBY', KEYS[1], 'duplicates', ARGV[6])
@@ -114,7 +161,6 @@ for _ = 1, n do
   if ARGV[i + 5] ~= '' then redis.call('HSETNX', KEYS[6], sku, ARGV[i + 5]) end
   i = i + 6
 end
-local fields = {'orders', 'units', 'returned', 'revenue'}
 local panes = tonumber(ARGV[i])
 i = i + 1
 for _ = 1, panes do
@@ -132,8 +178,7 @@ for _ = 1, panes do
   redis.call('ZADD', prefix .. 'pane_index', start, start)
 end
 if ARGV[9] ~= '' then
-  local old = redis.call('ZRANGEBYSCORE', prefix .. 'pane_index', '-inf', '(' .. ARGV[9])
-  for _, start in ipairs(old) do
+  for _, start in ipairs(expired) do
     local base = prefix .. 'pane:' .. start .. ':'
     redis.call('DEL', base .. 'orders', base .. 'units', base .. 'returned', base .. 'revenue')
     redis.call('HDEL', prefix .. 'panes', start)
@@ -144,6 +189,7 @@ return 'OK'
 )lua";
 
 #undef SEGSTREAM_FENCE_LUA
+#undef SEGSTREAM_TOUCH_LUA
 #undef SEGSTREAM_COMMIT_HISTOGRAM_LUA
 
 enum Script { kClaim = 0, kCommitCheckouts = 1, kCommitItemSales = 2 };

@@ -4,6 +4,8 @@
 
 #include <charconv>
 
+#include "storage/redis_cluster.h"
+
 namespace segstream::storage {
 
 namespace {
@@ -64,6 +66,11 @@ Result<int64_t> RedisValue::AsInt() const {
 void RedisConnection::ContextDeleter::operator()(redisContext* c) const { redisFree(c); }
 
 Result<RedisConnection> RedisConnection::Connect(const RedisOptions& options) {
+  if (!options.cluster_seeds.empty()) {
+    auto router = ClusterRouter::Connect(options);
+    if (!router.ok()) return router.status();
+    return RedisConnection(options, nullptr, std::move(*router));
+  }
   timeval tv = ToTimeval(options.timeout);
   std::unique_ptr<redisContext, ContextDeleter> ctx(
       redisConnectWithTimeout(options.host.c_str(), options.port, tv));
@@ -76,14 +83,29 @@ Result<RedisConnection> RedisConnection::Connect(const RedisOptions& options) {
   if (redisSetTimeout(ctx.get(), tv) != REDIS_OK) {
     return Status::Unavailable("redis " + where + ": cannot set timeout");
   }
-  return RedisConnection(options, std::move(ctx));
+  return RedisConnection(options, std::move(ctx), nullptr);
 }
+
+RedisConnection::RedisConnection(RedisOptions options,
+                                 std::unique_ptr<redisContext, ContextDeleter> ctx,
+                                 std::unique_ptr<ClusterRouter> cluster)
+    : options_(std::move(options)), ctx_(std::move(ctx)), cluster_(std::move(cluster)) {}
 
 RedisConnection::RedisConnection(RedisConnection&&) noexcept = default;
 RedisConnection& RedisConnection::operator=(RedisConnection&&) noexcept = default;
 RedisConnection::~RedisConnection() = default;
 
+std::string RedisConnection::address() const {
+  if (!options_.cluster_seeds.empty()) {
+    std::string seeds;
+    for (const auto& seed : options_.cluster_seeds) seeds += (seeds.empty() ? "" : ",") + seed;
+    return "cluster " + seeds;
+  }
+  return options_.host + ":" + std::to_string(options_.port);
+}
+
 Status RedisConnection::Reconnect() {
+  if (cluster_) return cluster_->Refresh();
   auto fresh = Connect(options_);
   if (!fresh.ok()) return fresh.status();
   ctx_ = std::move(fresh->ctx_);
@@ -120,12 +142,14 @@ Result<RedisValue> RedisConnection::ReadReply() {
 }
 
 Result<RedisValue> RedisConnection::Command(const std::vector<std::string>& argv) {
+  if (cluster_) return cluster_->Command(argv);
   if (Status s = Append(argv); !s.ok()) return s;
   return ReadReply();
 }
 
 Result<std::vector<RedisValue>> RedisConnection::Pipeline(
     const std::vector<std::vector<std::string>>& commands) {
+  if (cluster_) return cluster_->Pipeline(commands);
   for (const auto& argv : commands) {
     if (Status s = Append(argv); !s.ok()) return s;
   }
@@ -153,6 +177,25 @@ Result<RedisOptions> ParseRedisAddress(std::string_view address) {
       o.port > 65535) {
     return Status::InvalidArgument("bad port in redis address '" + std::string(address) + "'");
   }
+  return o;
+}
+
+Result<RedisOptions> ParseRedisClusterSeeds(std::string_view seeds) {
+  RedisOptions o;
+  while (!seeds.empty()) {
+    auto comma = seeds.find(',');
+    std::string_view one = seeds.substr(0, comma);
+    auto parsed = ParseRedisAddress(one);
+    if (!parsed.ok()) {
+      return Status::InvalidArgument("redis cluster seeds must be HOST:PORT[,HOST:PORT...]: " +
+                                     parsed.status().message());
+    }
+    o.cluster_seeds.push_back(std::string(one));
+    if (comma == std::string_view::npos) break;
+    seeds.remove_prefix(comma + 1);
+  }
+  if (o.cluster_seeds.empty()) return Status::InvalidArgument("no redis cluster seed node given");
+  o.host = o.cluster_seeds.front().substr(0, o.cluster_seeds.front().rfind(':'));
   return o;
 }
 

@@ -16,6 +16,8 @@ struct redisContext;
 
 namespace segstream::storage {
 
+class ClusterRouter;
+
 // A decoded Redis reply (RESP2): a value type so callers never touch hiredis memory.
 struct RedisValue {
   enum class Type { kNil, kInteger, kString, kStatus, kError, kArray };
@@ -36,6 +38,9 @@ struct RedisOptions {
   // Connect and per-command timeout: long enough for a big pipeline, short enough to notice a dead
   // server before the Kafka session times out.
   std::chrono::milliseconds timeout{5000};
+  // Redis Cluster seed nodes ("host:port"); non-empty means cluster mode: commands are routed by
+  // key slot (storage/redis_cluster.h) and host/port above are unused.
+  std::vector<std::string> cluster_seeds;
 };
 
 class RedisConnection {
@@ -52,25 +57,29 @@ class RedisConnection {
   // Sends every command, then reads every reply: one round trip.
   Result<std::vector<RedisValue>> Pipeline(const std::vector<std::vector<std::string>>& commands);
 
-  // Drops the socket and connects again (after kUnavailable).
+  // Drops the socket and connects again (after kUnavailable); in cluster mode, reloads the slot
+  // table.
   Status Reconnect();
   const RedisOptions& options() const { return options_; }
-  std::string address() const { return options_.host + ":" + std::to_string(options_.port); }
+  std::string address() const;
 
  private:
   struct ContextDeleter {
     void operator()(redisContext* c) const;
   };
-  RedisConnection(RedisOptions options, std::unique_ptr<redisContext, ContextDeleter> ctx)
-      : options_(std::move(options)), ctx_(std::move(ctx)) {}
+  RedisConnection(RedisOptions options, std::unique_ptr<redisContext, ContextDeleter> ctx,
+                  std::unique_ptr<ClusterRouter> cluster);
   Status Append(const std::vector<std::string>& argv);
   Result<RedisValue> ReadReply();
 
   RedisOptions options_;
-  std::unique_ptr<redisContext, ContextDeleter> ctx_;
+  std::unique_ptr<redisContext, ContextDeleter> ctx_;  // single server
+  std::unique_ptr<ClusterRouter> cluster_;             // cluster mode
 };
 
 // Parses "host:port" into RedisOptions.
 Result<RedisOptions> ParseRedisAddress(std::string_view address);
+// Parses "host:port,host:port,..." (Redis Cluster seed nodes) into RedisOptions in cluster mode.
+Result<RedisOptions> ParseRedisClusterSeeds(std::string_view seeds);
 
 }  // namespace segstream::storage

@@ -57,6 +57,56 @@ class Processes:
         return p, f"127.0.0.1:{port}"
 
 
+    def redis_cluster(self, masters=3):
+        """A Redis Cluster of `masters` masters (no replicas) on free loopback ports, created with
+        `redis-cli --cluster create`; returns their "127.0.0.1:P" addresses."""
+        addresses = []
+        for i in range(masters):
+            port = _free_cluster_port()
+            node_dir = os.path.join(self.tmp, f"cluster-{port}")
+            os.makedirs(node_dir)
+            self.start(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                        "--appendonly", "no", "--dir", node_dir, "--cluster-enabled", "yes",
+                        "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "3000"],
+                       f"redis-cluster-{i}", stdout=subprocess.DEVNULL)
+            wait_for(lambda: _redis_ping(port), 10, "redis-server to answer")
+            addresses.append(f"127.0.0.1:{port}")
+        subprocess.run(["redis-cli", "--cluster", "create", *addresses, "--cluster-replicas", "0",
+                        "--cluster-yes"], check=True, capture_output=True, timeout=60)
+
+        def ok(address):
+            host, port = address.split(":")
+            info = redis_cli(address, "CLUSTER", "INFO")
+            return "cluster_state:ok" in info and "cluster_slots_ok:16384" in info
+
+        for a in addresses:
+            wait_for(lambda: ok(a), 30, f"cluster node {a} to report cluster_state:ok")
+        return addresses
+
+
+def _free_cluster_port():
+    """A free port P whose cluster bus port P + 10000 is free too. Kernel-picked ports can be
+    above 55535, where the bus port would not exist (redis-server refuses to start)."""
+    import random
+    for _ in range(200):
+        port = random.randrange(20000, 45000)
+        try:
+            for p in (port, port + 10000):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", p))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no free port pair for a cluster node")
+
+
+def redis_cli(address, *args):
+    """One command through Debian's redis-cli (not segstream's client); stdout as text."""
+    host, port = address.split(":")
+    return subprocess.run(["redis-cli", "-h", host, "-p", port, *args], check=True,
+                          capture_output=True, timeout=60).stdout.decode()
+
+
 def _redis_ping(port):
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
