@@ -3,6 +3,9 @@
 #include <cctype>
 #include <cmath>
 #include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
 
 namespace segstream::app {
 
@@ -21,20 +24,64 @@ std::string EnvName(const std::string& long_name) {
   return env;
 }
 
-void BindCommand(CLI::App* command) {
-  command->set_config("--config", "", "Read options from a TOML/INI file (CLI11 config format)");
+// CLI11 2.1 reads a config file only for the option made by set_config() on the *root* app
+// (App::_process_config_file runs for the main app only), so a --config set on a subcommand is
+// parsed and then silently ignored. The root therefore owns the config option; each command's
+// --config forwards its file there as it is parsed, and this formatter files the top-level keys
+// under the command given, so `segstream worker --config worker.toml` reads `brokers = "..."`.
+// Keys in a section named after a command (`[worker]`) keep that section, so one file may hold
+// every command's options; the sections of commands not run are read and left unused.
+class CommandConfig : public CLI::ConfigTOML {
+ public:
+  explicit CommandConfig(const CLI::App* root) : root_(root) {}
+
+  std::vector<CLI::ConfigItem> from_config(std::istream& input) const override {
+    std::vector<CLI::ConfigItem> items = CLI::ConfigTOML::from_config(input);
+    std::vector<std::string> path;  // the command given, e.g. {"bench", "e2e"}
+    for (const CLI::App* app = root_; !app->get_subcommands().empty();) {
+      app = app->get_subcommands().front();
+      path.push_back(app->get_name());
+    }
+    for (CLI::ConfigItem& item : items) {
+      bool names_command = !item.parents.empty() && IsCommand(item.parents.front());
+      if (!names_command) item.parents.insert(item.parents.begin(), path.begin(), path.end());
+    }
+    return items;
+  }
+
+ private:
+  bool IsCommand(const std::string& name) const {
+    return !root_->get_subcommands([&](const CLI::App* sub) { return sub->get_name() == name; })
+                .empty();
+  }
+
+  const CLI::App* root_;
+};
+
+void BindCommand(CLI::App* command, CLI::Option* root_config) {
   for (CLI::Option* option : command->get_options()) {
     const auto& names = option->get_lnames();
-    if (names.empty() || names.front() == "help" || names.front() == "config") continue;
+    if (names.empty() || names.front() == "help") continue;
     option->envname(EnvName(names.front()));
   }
-  for (CLI::App* sub : command->get_subcommands({})) BindCommand(sub);
+  command
+      ->add_option_function<std::string>(
+          "--config", [root_config](const std::string& file) { root_config->add_result(file); },
+          "Read options from a TOML/INI file (CLI11 config format; command line > file > env)")
+      ->trigger_on_parse()
+      ->configurable(false);
+  for (CLI::App* sub : command->get_subcommands({})) BindCommand(sub, root_config);
 }
 
 }  // namespace
 
 void BindConfigAndEnv(CLI::App& root) {
-  for (CLI::App* sub : root.get_subcommands({})) BindCommand(sub);
+  CLI::Option* root_config = root.set_config("--config", "", "Read options from a TOML/INI file");
+  root_config->group("");  // documented on each command, where it is given
+  root.config_formatter(std::make_shared<CommandConfig>(&root));
+  // A misspelt key fails the command (CLI11's default ignores it, which hides typos).
+  root.allow_config_extras(CLI::config_extras_mode::error);
+  for (CLI::App* sub : root.get_subcommands({})) BindCommand(sub, root_config);
 }
 
 std::pair<std::string, int> ParseHostPort(const std::string& command, const std::string& flag,

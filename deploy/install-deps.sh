@@ -26,6 +26,8 @@ packages=(
   nlohmann-json3-dev zlib1g-dev
   # servers and tools used at run and test time
   redis-server redis-tools kcat procps curl python3
+  # tests/deploy_static.py parses the deployment YAML
+  python3-yaml
 )
 if [ "$browser" -eq 1 ]; then
   # Fonts so the dashboard screenshot renders text (chromium pulls no font by itself with
