@@ -34,7 +34,9 @@ std::string DefaultRetailCsv() {
 }
 
 EmbeddedServers::EmbeddedServers(EmbeddedOptions options)
-    : redis_(RedisOptions(options)), broker_(BrokerOptions(options)) {}
+    : partitions_(options.partitions),
+      redis_(RedisOptions(options)),
+      broker_(BrokerOptions(options)) {}
 
 Status EmbeddedServers::Start() {
   if (Status s = redis_.Start(); !s.ok())
@@ -51,6 +53,8 @@ ingest::WorkerOptions EmbeddedServers::WorkerOptions(
   options.kafka.session_timeout_ms = 6000;
   options.redis = redis_client();
   options.segments = segments;
+  // One process owns every partition: no group join to wait for.
+  options.static_partitions = partitions_;
   return options;
 }
 

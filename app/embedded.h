@@ -38,10 +38,12 @@ class EmbeddedServers {
   std::string brokers() const { return broker_.bootstrap(); }
   ingest::MockBroker& broker() { return broker_; }
 
-  // The workers' settings against these servers (group "segstream", session timeout 6 s).
+  // The workers' settings against these servers: every partition owned by this process, dealt
+  // over the pool's threads (no group join; group "segstream" for advisory offsets).
   ingest::WorkerOptions WorkerOptions(const ingest::SegmenterOptions& segments) const;
 
  private:
+  int partitions_;
   storage::RedisChild redis_;
   ingest::MockBroker broker_;
 };

@@ -375,15 +375,34 @@ Status Worker::Cycle(const std::atomic<bool>& stop) {
 
 Status Worker::Run(const std::atomic<bool>& stop) {
   stop_ = &stop;
-  RdKafka::ErrorCode err = consumer_->subscribe(
-      {std::string(storage::kCheckoutsTopic), std::string(storage::kItemSalesTopic)});
+  // Static assignment: claimed and assigned here, as the rebalance callback would.
+  std::vector<RdKafka::TopicPartition*> owned;
+  for (std::string_view topic : {storage::kCheckoutsTopic, storage::kItemSalesTopic}) {
+    for (int32_t p : options_.owned_partitions) {
+      owned.push_back(RdKafka::TopicPartition::create(std::string(topic), p));
+    }
+  }
+  RdKafka::ErrorCode err = RdKafka::ERR_NO_ERROR;
+  if (owned.empty()) {
+    err = consumer_->subscribe(
+        {std::string(storage::kCheckoutsTopic), std::string(storage::kItemSalesTopic)});
+  } else {
+    OnAssign(owned, &stop);
+    err = consumer_->assign(owned);
+  }
   if (err != RdKafka::ERR_NO_ERROR) {
-    return Status::Unavailable("subscribe: " + RdKafka::err2str(err));
+    RdKafka::TopicPartition::destroy(owned);
+    return Status::Unavailable("subscribe/assign: " + RdKafka::err2str(err));
   }
   Status result;
   while (!stop.load()) {
     result = Cycle(stop);
     if (!result.ok()) break;
+  }
+  if (!owned.empty()) {
+    OnRevoke(owned);
+    consumer_->unassign();
+    RdKafka::TopicPartition::destroy(owned);
   }
   consumer_->close();  // leaves the group; revokes through the rebalance callback
   if (Status s = producer_->Flush(options_.flush_timeout); !s.ok()) {
@@ -395,7 +414,12 @@ Status Worker::Run(const std::atomic<bool>& stop) {
 Status RunWorkers(const WorkerOptions& options, int threads, const std::atomic<bool>& stop) {
   std::vector<std::unique_ptr<Worker>> workers;
   for (int i = 0; i < threads; ++i) {
-    auto w = Worker::Create(options);
+    WorkerOptions mine = options;
+    for (int32_t p = i; p < options.static_partitions; p += threads) {
+      mine.owned_partitions.push_back(p);
+    }
+    if (options.static_partitions > 0 && mine.owned_partitions.empty()) continue;
+    auto w = Worker::Create(mine);
     if (!w.ok()) return w.status();
     workers.push_back(std::move(*w));
   }

@@ -37,6 +37,13 @@ struct WorkerOptions {
   int64_t max_item_sales_backlog = 100000;
   // Customer segments (stage 1): model size, init threshold, refresh and sweep pacing.
   SegmenterOptions segments;
+  // > 0: no consumer group. The process owns partitions [0, static_partitions) of both topics,
+  // dealt round-robin over RunWorkers' threads. For `segstream run`, one process that owns
+  // everything: it skips the group join (3 s on the embedded broker, KAFKA_MOCK.md). Fencing is
+  // unchanged: each partition is claimed in Redis as on a group assignment.
+  int static_partitions = 0;
+  // Set by RunWorkers from static_partitions: the partitions this worker owns.
+  std::vector<int32_t> owned_partitions;
 };
 
 struct WorkerCounters {
