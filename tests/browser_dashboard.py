@@ -17,7 +17,7 @@ import time
 import ground_truth
 import headless
 from dashboard_fixture import FixtureProxy
-from harness import Api, Processes, read_line_matching, stop, wait_for
+from harness import Api, Processes, read_line_matching, stop, wait_until_drained
 
 SKIP = 77
 PANELS = ["top-items", "popularity", "segments", "feed", "drift"]
@@ -125,13 +125,7 @@ def main():
         address = read_line_matching(run, r"dashboard=http://([0-9.:]+)/", 60).group(1)
         api = Api(address)
 
-        def drained():
-            code, st = api.get("/v1/status")
-            return (code == 200 and st["replay"]["done"]
-                    and st["events_processed"] + st["dlq_events"] == st["replay"]["events"]
-                    and st["item_sales"]["applied"] == st["item_sales"]["produced"])
-
-        wait_for(drained, 300, "the pipeline to process the whole file")
+        wait_until_drained(api, 300, "the pipeline to process the whole file")
 
         # 1. The real server, as a store manager would open it.
         with headless.Chromium(chromium) as browser:

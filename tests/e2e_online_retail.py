@@ -10,7 +10,8 @@ import time
 import urllib.parse
 
 import ground_truth
-from harness import item_mismatches, Api, Processes, read_line_matching, stop, wait_for
+from harness import (item_mismatches, Api, Processes, read_line_matching, stop,
+                     wait_until_drained)
 
 
 def listen_events(address):
@@ -48,13 +49,7 @@ def main():
         api = Api(address)
         events = listen_events(address)
 
-        def drained():
-            code, st = api.get("/v1/status")
-            return (code == 200 and st["replay"]["done"]
-                    and st["events_processed"] + st["dlq_events"] == st["replay"]["events"]
-                    and st["item_sales"]["applied"] == st["item_sales"]["produced"])
-
-        wait_for(drained, 300, "the pipeline to process the whole file")
+        wait_until_drained(api, 300, "the pipeline to process the whole file")
         elapsed = time.time() - started
         code, st = api.get("/v1/status")
         assert code == 200, st

@@ -11,7 +11,7 @@ import time
 
 import ground_truth
 from harness import (item_mismatches, Api, Processes, read_line_matching, redis_cli, stop,
-                     wait_for)
+                     wait_for, wait_until_drained)
 
 PARTITIONS = 6
 
@@ -104,13 +104,7 @@ def main():
 
         assert replay.wait(timeout=300) == 0, procs.log(replay)
 
-        def drained():
-            code, st = api.get("/v1/status")
-            return (code == 200 and st["replay"]["done"]
-                    and st["events_processed"] + st["dlq_events"] == summary["checkouts"]
-                    and st["item_sales"]["applied"] == st["item_sales"]["produced"])
-
-        wait_for(drained, 300, "the workers to process the file")
+        wait_until_drained(api, 300, "the workers to process the file", checkouts=summary["checkouts"])
         code, st = api.get("/v1/status")
         assert st["events_processed"] == summary["processed"], st
         assert st["dlq_events"] == summary["dlq"], st

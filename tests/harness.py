@@ -140,6 +140,19 @@ def wait_for(predicate, timeout, what):
     raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
 
 
+def wait_until_drained(api, timeout, what, checkouts=None):
+    """Waits until the replay is done and every checkout (`checkouts`, else as many as the replay
+    recorded) is processed or dead-lettered, and stage 2 applied all that stage 1 produced."""
+    def drained():
+        code, st = api.get("/v1/status")
+        total = st["replay"]["events"] if checkouts is None and code == 200 else checkouts
+        return (code == 200 and st["replay"]["done"]
+                and st["events_processed"] + st["dlq_events"] == total
+                and st["item_sales"]["applied"] == st["item_sales"]["produced"])
+
+    wait_for(drained, timeout, what)
+
+
 class Api:
     """A keep-alive JSON client for the segstream HTTP API."""
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import ground_truth
-from harness import Api, Processes, read_line_matching, stop, wait_for
+from harness import Api, Processes, read_line_matching, stop, wait_until_drained
 
 
 def main():
@@ -36,13 +36,7 @@ def main():
         assert replay.returncode == 0, replay.stderr.decode()
         assert b"25901 checkouts" in replay.stderr, replay.stderr.decode()
 
-        def drained():
-            code, st = api.get("/v1/status")
-            return (code == 200 and st["replay"]["done"]
-                    and st["events_processed"] + st["dlq_events"] == summary["checkouts"]
-                    and st["item_sales"]["applied"] == st["item_sales"]["produced"])
-
-        wait_for(drained, 300, "two workers to process the file")
+        wait_until_drained(api, 300, "two workers to process the file", checkouts=summary["checkouts"])
         code, st = api.get("/v1/status")
         assert st["events_processed"] == summary["processed"], st
         assert st["dlq_events"] == summary["dlq"], st
