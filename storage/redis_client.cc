@@ -138,7 +138,13 @@ Result<RedisValue> RedisConnection::ReadReply() {
     return Status::Unavailable("redis " + address() + ": " + why);
   }
   ReplyPtr reply(static_cast<redisReply*>(raw));
-  return Convert(reply.get());
+  RedisValue value = Convert(reply.get());
+  if (!options_.cluster_node && value.is_error() && value.str.rfind("MOVED ", 0) == 0) {
+    // Only a Redis Cluster node redirects: every retry would be redirected again.
+    return Status::InvalidArgument("redis " + address() + " is a Redis Cluster node (" + value.str +
+                                   "): give it as --redis-cluster, not --redis");
+  }
+  return value;
 }
 
 Result<RedisValue> RedisConnection::Command(const std::vector<std::string>& argv) {

@@ -41,6 +41,9 @@ struct RedisOptions {
   // Redis Cluster seed nodes ("host:port"); non-empty means cluster mode: commands are routed by
   // key slot (storage/redis_cluster.h) and host/port above are unused.
   std::vector<std::string> cluster_seeds;
+  // Set by the cluster router on its per-node connections: a MOVED reply is then a value for it
+  // to follow. Otherwise MOVED means --redis points at a cluster node, a configuration error.
+  bool cluster_node = false;
 };
 
 class RedisConnection {

@@ -127,6 +127,7 @@ Result<RedisConnection*> ClusterRouter::Node(const std::string& address) {
   auto parsed = ParseRedisAddress(address);
   if (!parsed.ok()) return parsed.status();
   parsed->timeout = options_.timeout;
+  parsed->cluster_node = true;
   auto conn = RedisConnection::Connect(*parsed);
   if (!conn.ok()) return conn.status();
   return &nodes_.emplace(address, std::move(*conn)).first->second;

@@ -17,6 +17,7 @@ Result<RedisValue> RedisClusterChild::On(int i, const std::vector<std::string>& 
   RedisOptions o;
   o.host = nodes_[i]->host();
   o.port = nodes_[i]->port();
+  o.cluster_node = true;  // redirects come back as values
   auto conn = RedisConnection::Connect(o);
   if (!conn.ok()) return conn.status();
   return conn->Command(argv);

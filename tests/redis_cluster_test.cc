@@ -84,6 +84,22 @@ TEST_F(RedisClusterTest, SlotsAgreeWithTheServersAndKeysSpreadOverEveryMaster) {
   for (int p = 11; p >= 0; --p) EXPECT_EQ((*replies)[11 - p].str, std::to_string(p));
 }
 
+TEST_F(RedisClusterTest, ASingleServerConnectionToAClusterNodeSaysSo) {
+  // `--redis` given a cluster node: the first key owned elsewhere is redirected, and that is a
+  // configuration error, not a value to pass on.
+  const std::string key = "{elsewhere}:k";
+  const int owner = *cluster_.OwnerOf(KeySlot(key));
+  auto single = ParseRedisAddress(cluster_.address(Other(owner)));
+  ASSERT_TRUE(single.ok());
+  auto conn = RedisConnection::Connect(*single);
+  ASSERT_TRUE(conn.ok());
+  auto reply = conn->Command({"GET", key});
+  ASSERT_FALSE(reply.ok());
+  EXPECT_EQ(reply.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(reply.status().message().find("--redis-cluster"), std::string::npos)
+      << reply.status().message();
+}
+
 TEST_F(RedisClusterTest, FollowsAskDuringAMigrationAndMovedAfterIt) {
   const std::string key = "{moving}:counter";
   const int slot = KeySlot(key);
