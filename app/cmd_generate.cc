@@ -33,6 +33,7 @@ void RegisterGenerateCommand(CLI::App& root) {
     ingest::GeneratorOptions options;
     std::string out, truth, start = "2023-01-02", drift_kind = "spend";
     int64_t drift_at = -1;
+    double basket_scale = 1;
   };
   auto flags = std::make_shared<Flags>();
   auto& o = flags->options;
@@ -55,6 +56,10 @@ void RegisterGenerateCommand(CLI::App& root) {
       ->capture_default_str();
   cmd->add_option("--return-window-days", o.return_window_days,
                   "Returns come 1..this many days after the purchase")
+      ->capture_default_str();
+  cmd->add_option("--basket-scale", flags->basket_scale,
+                  "Multiplies every persona's (and walk-ins') mean distinct items per basket, "
+                  "e.g. 10 for wholesale baskets of hundreds of skus (each mean stays <= 1000)")
       ->capture_default_str();
   cmd->add_option("--malformed-rate", o.malformed_rate,
                   "Share of purchases with one line the worker dead-letters (zero quantity, "
@@ -82,6 +87,10 @@ void RegisterGenerateCommand(CLI::App& root) {
   cmd->callback([flags, cmd] {
     auto& o = flags->options;
     o.start_day = ParseStartDay(flags->start);
+    if (!(flags->basket_scale > 0)) Fail("generate", "--basket-scale must be > 0", 2);
+    // Scaled means below 1 stay 1 (a basket has at least one item); above 1000, validation fails.
+    o.walk_in.mean_items = std::max(1.0, o.walk_in.mean_items * flags->basket_scale);
+    for (auto& p : o.personas) p.mean_items = std::max(1.0, p.mean_items * flags->basket_scale);
     if (flags->drift_at != -1) {
       if (!ingest::ParseDriftKind(flags->drift_kind, &o.drift.kind) ||
           o.drift.kind == ingest::DriftKind::kNone) {

@@ -3,6 +3,7 @@
 #include "serve/api.h"
 #include "serve/dashboard.h"
 #include "serve/segments_api.h"
+#include "serve/together_api.h"
 
 namespace segstream::app {
 
@@ -33,6 +34,7 @@ ServeStack::ServeStack(const ServeStackOptions& options)
   serve::RegisterApi(router, &cache_, {options.brokers_shown, options.redis_shown});
   serve::RegisterSegmentsApi(router, &cache_,
                              {.redis = options.redis, .default_k = options.segments_k});
+  serve::RegisterTogetherApi(router, &cache_, {.redis = options.redis});
   serve::RegisterMetrics(router, &metrics_, {.cache = &cache_, .sse = &events_});
   router.AddEventStream("/v1/events", events_);
   serve::RegisterDashboard(router);

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "storage/keys.h"
+#include "stream/together.h"
 
 namespace segstream::ingest {
 
@@ -47,7 +48,7 @@ Status CheckoutStage::Process(int32_t partition, const MessageBatch& batch,
     } else {
       ++commit->events;
       commit->max_event_ms = std::max(commit->max_event_ms, checkout_.event_time_ms());
-      SplitIntoItemSales(checkout_, partition, offset, &sales_);
+      SplitIntoItemSales(checkout_, partition, offset, &sales_, options_);
       for (const auto& sale : sales_) {
         sale.SerializeToString(&buffer_);
         if (Status s = producer_->Produce(storage::kItemSalesTopic, sale.sku(), buffer_); !s.ok()) {
@@ -55,6 +56,16 @@ Status CheckoutStage::Process(int32_t partition, const MessageBatch& batch,
         }
       }
       commit->item_sales += static_cast<int64_t>(sales_.size());
+      basket_.clear();
+      for (const auto& sale : sales_) {
+        if (sale.orders() > 0) basket_.push_back(sale.sku());
+      }
+      if (static_cast<int64_t>(basket_.size()) > options_.max_basket_for_pairs) {
+        ++commit->baskets_capped;
+      } else if (basket_.size() >= 2) {
+        commit->baskets.emplace_back(offset,
+                                     stream::EncodeBasket(checkout_.event_time_ms(), basket_));
+      }
       if (segmenter != nullptr) {
         if (Status s = segmenter->OnCheckout(segments, checkout_.customer_id(),
                                              SummarizeCheckout(checkout_), offset);
@@ -93,6 +104,13 @@ Status ItemStage::Process(const MessageBatch& batch, ItemPartitionState* state,
     delta.returned_units += sale_.returned_units();
     delta.revenue_micros += sale_.revenue_micros();
     if (delta.description.empty()) delta.description = sale_.description();
+    if (sale_.orders() > 0) {
+      stream::AppendBasketRef(&commit->basket_refs[sale_.sku()],
+                              {sale_.source_partition(), sale_.source_offset()});
+    }
+    // Stage 1 fills `basket` on seq 0 only, non-empty iff the checkout has a sale line.
+    const bool sale_checkout = sale_.seq() == 0 && sale_.basket_size() > 0;
+    commit->sale_checkouts += sale_checkout ? 1 : 0;
 
     state->max_event_ms = std::max(state->max_event_ms, sale_.event_time_ms());
     const int64_t pane = stream::PaneStart(sale_.event_time_ms(), windows_.pane_ms);
@@ -101,6 +119,7 @@ Status ItemStage::Process(const MessageBatch& batch, ItemPartitionState* state,
       continue;
     }
     storage::ItemDelta& pane_delta = commit->panes[pane][sale_.sku()];
+    if (sale_checkout) ++commit->pane_sale_checkouts[pane];
     pane_delta.orders += sale_.orders();
     pane_delta.units += sale_.units();
     pane_delta.returned_units += sale_.returned_units();

@@ -24,10 +24,14 @@ using MessageBatch = std::vector<std::unique_ptr<RdKafka::Message>>;
 inline constexpr size_t kDlqTooLargePrefixBytes = 64 << 10;
 
 // Stage 1 (checkouts → item-sales, DLQ): decode and validate, dead-letter with reason headers,
-// repartition each checkout's lines by sku. Produces; the caller flushes, then commits.
+// repartition each checkout's lines by sku, and keep each checkout's basket for "bought together"
+// (stream/together.h): the distinct sale skus of a checkout with 2..max_basket_for_pairs of them
+// go into the commit; a checkout with more is counted as capped. Produces; the caller flushes,
+// then commits.
 class CheckoutStage {
  public:
-  explicit CheckoutStage(Producer* producer) : producer_(producer) {}
+  explicit CheckoutStage(Producer* producer, ItemSalesOptions options = {})
+      : producer_(producer), options_(options) {}
 
   // Fills `commit` (counters, next offset); `commit.generation/expected_offset` are the caller's.
   // Each valid checkout of a known customer also goes to `segmenter` (if given) into `segments`.
@@ -36,9 +40,11 @@ class CheckoutStage {
 
  private:
   Producer* producer_;
+  ItemSalesOptions options_;
   v1::Checkout checkout_;  // reused: no per-event allocation once warmed up
   std::vector<v1::ItemSale> sales_;
   std::string buffer_;
+  std::vector<std::string_view> basket_;
 };
 
 // What stage 2 keeps per item-sales partition between batches (restored from Redis at claim).
@@ -49,7 +55,9 @@ struct ItemPartitionState {
 
 // Stage 2 (item-sales → per-sku counters): drops replayed records by the per-source high-water
 // mark kept in the same atomic state, aggregates the rest into per-sku deltas for window `all`
-// and per event-time pane for the `last <duration>` windows.
+// and per event-time pane for the `last <duration>` windows. For "bought together" it appends a
+// basket ref per applied sale (orders > 0) and counts checkouts with a sale (the record with
+// seq 0 carries a non-empty basket exactly then), in `all` and per pane.
 class ItemStage {
  public:
   explicit ItemStage(stream::WindowOptions windows = {}) : windows_(windows) {}

@@ -64,6 +64,10 @@ Response StatusEndpoint(const SnapshotCache* cache, const ApiInfo& info, const R
                  {"known", st.replay_known}}},
                {"items", (*snap)->all().items.size()},
                {"late_events", st.late_events},
+               {"together",
+                {{"sale_checkouts", st.sale_checkouts},
+                 {"baskets_stored", st.baskets_stored},
+                 {"baskets_capped", st.baskets_capped}}},
                {"brokers", info.brokers},
                {"redis", info.redis}};
   return JsonResponse(body);

@@ -70,6 +70,17 @@ ServeMetrics::ServeMetrics()
       late_events_(registry_.AddCounter("segstream_late_events_total",
                                         "Events older than the pane retention (counted in the "
                                         "`all` window only).")),
+      sale_checkouts_(registry_.AddCounter(
+          "segstream_sale_checkouts_total",
+          "Checkouts with at least one sale line (the base of bought-together lift).")),
+      baskets_stored_(registry_.AddCounter(
+          "segstream_baskets_stored_total",
+          "Checkouts whose basket (2..max_basket_for_pairs distinct sale skus) stage 1 stored for "
+          "bought together.")),
+      baskets_capped_(registry_.AddCounter(
+          "segstream_baskets_capped_total",
+          "Checkouts with more distinct sale skus than max_basket_for_pairs (default 100): no "
+          "basket stored, so they count in orders but in no bought-together pair.")),
       items_(registry_.AddGauge("segstream_items", "Distinct skus with any counter.")),
       replay_done_(registry_.AddGauge(
           "segstream_replay_done", "1 when the embedded CSV replay has finished (segstream run).")),
@@ -157,6 +168,9 @@ void ServeMetrics::Collect(const Snapshot* snap, const SseHub* sse,
   item_sales_applied_.Get().SetTotal(d(st.item_sales_applied));
   item_sales_duplicates_.Get().SetTotal(d(st.item_sales_duplicates));
   late_events_.Get().SetTotal(d(st.late_events));
+  sale_checkouts_.Get().SetTotal(d(st.sale_checkouts));
+  baskets_stored_.Get().SetTotal(d(st.baskets_stored));
+  baskets_capped_.Get().SetTotal(d(st.baskets_capped));
   items_.Get().Set(d(static_cast<int64_t>(snap->all().items.size())));
   if (st.replay_known) {
     replay_done_.Get().Set(st.replay_done ? 1 : 0);

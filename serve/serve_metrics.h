@@ -71,6 +71,9 @@ class ServeMetrics {
   Family<Counter>& item_sales_applied_;
   Family<Counter>& item_sales_duplicates_;
   Family<Counter>& late_events_;
+  Family<Counter>& sale_checkouts_;
+  Family<Counter>& baskets_stored_;
+  Family<Counter>& baskets_capped_;
   Family<Gauge>& items_;
   Family<Gauge>& replay_done_;
   Family<Gauge>& replay_events_;

@@ -79,7 +79,8 @@ std::vector<storage::ItemCounts> SumPanes(
 std::shared_ptr<const Snapshot> BuildSnapshot(
     storage::PipelineStatus status, std::vector<storage::ItemCounts> all_items,
     const std::map<std::pair<int32_t, int64_t>, std::vector<storage::ItemCounts>>& panes,
-    const stream::WindowOptions& windows, SegmentsView segments) {
+    const stream::WindowOptions& windows, SegmentsView segments,
+    const std::map<std::pair<int32_t, int64_t>, int64_t>& pane_sale_checkouts) {
   auto snap = std::make_shared<Snapshot>();
   snap->status = std::move(status);
   snap->segments = std::move(segments);
@@ -88,13 +89,18 @@ std::shared_ptr<const Snapshot> BuildSnapshot(
                            : 0;
   for (const stream::WindowSpec& w : stream::ServedWindows()) {
     if (!w.duration_ms) {
-      snap->windows.emplace(w.name, BuildWindowView(std::string(w.name), std::move(all_items)));
+      WindowView view = BuildWindowView(std::string(w.name), std::move(all_items));
+      view.sale_checkouts = snap->status.sale_checkouts;
+      snap->windows.emplace(w.name, std::move(view));
       continue;
     }
     stream::PaneRange range =
         stream::WindowPanes(snap->watermark_ms, *w.duration_ms, windows.pane_ms);
     WindowView view = BuildWindowView(std::string(w.name), SumPanes(panes, range));
     view.panes = range;
+    for (const auto& [key, count] : pane_sale_checkouts) {
+      if (range.Contains(key.second)) view.sale_checkouts += count;
+    }
     snap->windows.emplace(w.name, std::move(view));
   }
   snap->built_at = std::chrono::system_clock::now();
@@ -126,6 +132,10 @@ Status SnapshotCache::RefreshPanes(storage::SnapshotReader& reader) {
     auto loaded = reader.ReadPanes(p, changed);
     if (!loaded.ok()) return loaded.status();
     for (auto& [start, items] : *loaded) next[{p, start}].items = std::move(items);
+    // Written in the same commits that bump the pane versions, so reloaded with them.
+    auto sales = reader.ReadPaneSaleCheckouts(p, changed);
+    if (!sales.ok()) return sales.status();
+    for (const auto& [start, count] : *sales) next[{p, start}].sale_checkouts = count;
   }
   panes_ = std::move(next);
   return Status::Ok();
@@ -150,9 +160,13 @@ Status SnapshotCache::Refresh() {
     return segments.status();
   }
   std::map<std::pair<int32_t, int64_t>, std::vector<storage::ItemCounts>> pane_items;
-  for (const auto& [key, pane] : panes_) pane_items.emplace(key, pane.items);
+  std::map<std::pair<int32_t, int64_t>, int64_t> pane_sales;
+  for (const auto& [key, pane] : panes_) {
+    pane_items.emplace(key, pane.items);
+    pane_sales.emplace(key, pane.sale_checkouts);
+  }
   auto snap = BuildSnapshot(std::move(*status), std::move(*items), pane_items, options_.windows,
-                            std::move(*segments));
+                            std::move(*segments), pane_sales);
   std::lock_guard lock(mu_);
   current_ = std::move(snap);
   return Status::Ok();

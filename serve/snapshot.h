@@ -43,6 +43,9 @@ struct WindowView {
   // Digest of `orders` over the items with orders >= 1: the popularity distribution.
   stream::TDigest popularity{kPopularityCompression};
   int64_t popular_items = 0;  // items with orders >= 1
+  // Checkouts with a sale line in the window (bought together's lift base): stage 2's count for
+  // `all`, the sum of the window's panes otherwise.
+  int64_t sale_checkouts = 0;
 };
 
 struct Snapshot {
@@ -64,11 +67,13 @@ std::vector<storage::ItemCounts> SumPanes(
     stream::PaneRange range);
 
 // The whole snapshot from what storage read: window `all` from `all_items`, the other windows
-// summed from `panes` ((partition, pane start) -> items) at the watermark (pure).
+// summed from `panes` ((partition, pane start) -> items) at the watermark, and their sale
+// checkouts from `pane_sale_checkouts` (same keys) (pure).
 std::shared_ptr<const Snapshot> BuildSnapshot(
     storage::PipelineStatus status, std::vector<storage::ItemCounts> all_items,
     const std::map<std::pair<int32_t, int64_t>, std::vector<storage::ItemCounts>>& panes,
-    const stream::WindowOptions& windows, SegmentsView segments = {});
+    const stream::WindowOptions& windows, SegmentsView segments = {},
+    const std::map<std::pair<int32_t, int64_t>, int64_t>& pane_sale_checkouts = {});
 
 struct SnapshotCacheOptions {
   storage::RedisOptions redis;
@@ -102,6 +107,7 @@ class SnapshotCache {
   struct CachedPane {
     int64_t version = -1;
     std::vector<storage::ItemCounts> items;
+    int64_t sale_checkouts = 0;
   };
   Status RefreshPanes(storage::SnapshotReader& reader);
 

@@ -38,6 +38,18 @@ std::string DriftDayKey(int32_t partition, int64_t day_start_ms) {
   return DriftIndexKey(partition) + ":" + std::to_string(day_start_ms);
 }
 
+std::string BasketsKey(int32_t partition) {
+  return PartitionKey(kCheckoutsTopic, partition, "baskets");
+}
+
+std::string BasketRefsKey(int32_t item_partition, std::string_view sku) {
+  return PartitionKey(kItemSalesTopic, item_partition, "basket_refs:").append(sku);
+}
+
+std::string PaneSaleCheckoutsKey(int32_t item_partition) {
+  return PartitionKey(kItemSalesTopic, item_partition, "pane_sale_checkouts");
+}
+
 std::string ModelKey() { return "{model}:current"; }
 
 std::string ModelLeaseKey() { return "{model}:lease"; }

@@ -37,6 +37,15 @@ std::string BasketDigestKey(int32_t partition);
 // "{checkouts:P}:drift:<day start>".
 std::string DriftIndexKey(int32_t partition);
 std::string DriftDayKey(int32_t partition, int64_t day_start_ms);
+// Bought together (stream/together.h). HASH source offset -> stream::EncodeBasket of the
+// partition's checkouts with 2..max_basket_for_pairs distinct sale skus: "{checkouts:P}:baskets".
+std::string BasketsKey(int32_t partition);
+// STRING of stream::AppendBasketRef refs, one per applied item-sale of `sku` with orders > 0, in
+// apply order, on the sku's item-sales partition: "{item-sales:P}:basket_refs:<sku>".
+std::string BasketRefsKey(int32_t item_partition, std::string_view sku);
+// HASH pane start -> checkouts with a sale in that pane (counted on the item-sales partition of
+// the checkout's first sku): "{item-sales:P}:pane_sale_checkouts".
+std::string PaneSaleCheckoutsKey(int32_t item_partition);
 // The global model, one slot of its own: STRING stream::SegmentModel::Encode, "{model}:current".
 std::string ModelKey();
 // STRING worker id, SET NX PX by the worker that builds / refreshes the model: "{model}:lease".

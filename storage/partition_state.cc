@@ -50,11 +50,12 @@ return {gen, redis.call('HGETALL', KEYS[1])}
 // Stage 1. KEYS: meta, dlq_reasons, customers, segstats, segmeta. ARGV: gen, expected,
 // next_offset, events, dlq, item_sales, max_event_ms, high_watermark, n_reasons, (reason, count)*,
 // n_customers, (id, state)*, segstats ('' = unchanged), n_meta, (field, value)*, basket digest
-// ('' = unchanged), n_drift_days, (day, count, n, (field, vector)*)*, n_deleted, day*.
+// ('' = unchanged), n_drift_days, (day, count, n, (field, vector)*)*, n_deleted, day*, n_baskets,
+// (offset, basket)*, baskets_capped.
 // KEYS[6]: basket_digest, KEYS[7]: the drift day index; a day's purchases live in the index's
-// key + ':' + day (same hash tag, so the call stays in one slot).
+// key + ':' + day (same hash tag, so the call stays in one slot). KEYS[8]: baskets.
 constexpr std::string_view kCommitCheckoutsScript = SEGSTREAM_FENCE_LUA SEGSTREAM_TOUCH_LUA R"lua(
-local touched = {KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]}
+local touched = {KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]}
 local j = 10 + 2 * tonumber(ARGV[9])
 j = j + 2 + 2 * tonumber(ARGV[j])
 j = j + 2 + 2 * tonumber(ARGV[j])
@@ -108,20 +109,32 @@ for _ = 1, tonumber(ARGV[i]) do
   redis.call('DEL', KEYS[7] .. ':' .. ARGV[i + 1])
   i = i + 1
 end
+i = i + 1
+local baskets = tonumber(ARGV[i])
+if baskets > 0 then
+  local last = i + 2 * baskets
+  for k = i + 1, last, 1000 do
+    redis.call('HSET', KEYS[8], unpack(ARGV, k, math.min(k + 999, last)))
+  end
+  redis.call('HINCRBY', KEYS[1], 'baskets_stored', baskets)
+end
+i = i + 2 * baskets + 1
+if ARGV[i] ~= '0' then redis.call('HINCRBY', KEYS[1], 'baskets_capped', ARGV[i]) end
 return 'OK'
 )lua";
 
 // Stage 2. KEYS: meta, orders, units, returned, revenue, desc. ARGV: gen, expected, next_offset,
 // high_watermark, applied, duplicates, max_event_ms, late, retention_cutoff ('' = none), n_hwm,
 // (source, offset, seq)*, n_items, (sku, orders, units, returned, revenue, description)*, n_panes,
-// (pane_start, n, (sku, orders, units, returned, revenue)*)*. Zero deltas are skipped.
+// (pane_start, sale_checkouts, n, (sku, orders, units, returned, revenue)*)*, sale_checkouts,
+// n_refs, (sku, refs)*. Zero deltas are skipped.
 // Pane keys are built here from the partition's prefix: they share its hash tag, so the script
 // still touches a single Cluster slot.
 constexpr std::string_view kCommitItemSalesScript = SEGSTREAM_FENCE_LUA SEGSTREAM_TOUCH_LUA R"lua(
 local prefix = string.sub(KEYS[1], 1, #KEYS[1] - 4)
 local fields = {'orders', 'units', 'returned', 'revenue'}
 local touched = {KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], prefix .. 'panes',
-                 prefix .. 'pane_index'}
+                 prefix .. 'pane_index', prefix .. 'pane_sale_checkouts'}
 local function touch_pane(start)
   for f = 1, 4 do table.insert(touched, prefix .. 'pane:' .. start .. ':' .. fields[f]) end
 end
@@ -131,7 +144,10 @@ local n_panes = tonumber(ARGV[j])
 j = j + 1
 for _ = 1, n_panes do
   touch_pane(ARGV[j])
-  j = j + 2 + 5 * tonumber(ARGV[j + 1])
+  j = j + 3 + 5 * tonumber(ARGV[j + 2])
+end
+for k = 1, tonumber(ARGV[j + 1]) do
+  table.insert(touched, prefix .. 'basket_refs:' .. ARGV[j + 2 * k])
 end
 local expired = {}
 if ARGV[9] ~= '' then
@@ -166,8 +182,11 @@ i = i + 1
 for _ = 1, panes do
   local start = ARGV[i]
   local base = prefix .. 'pane:' .. start .. ':'
-  local m = tonumber(ARGV[i + 1])
-  i = i + 2
+  if ARGV[i + 1] ~= '0' then
+    redis.call('HINCRBY', prefix .. 'pane_sale_checkouts', start, ARGV[i + 1])
+  end
+  local m = tonumber(ARGV[i + 2])
+  i = i + 3
   for _ = 1, m do
     for f = 1, 4 do
       if ARGV[i + f] ~= '0' then redis.call('HINCRBY', base .. fields[f], ARGV[i], ARGV[i + f]) end
@@ -177,11 +196,17 @@ for _ = 1, panes do
   redis.call('HINCRBY', prefix .. 'panes', start, 1)
   redis.call('ZADD', prefix .. 'pane_index', start, start)
 end
+if ARGV[i] ~= '0' then redis.call('HINCRBY', KEYS[1], 'sale_checkouts', ARGV[i]) end
+for _ = 1, tonumber(ARGV[i + 1]) do
+  redis.call('APPEND', prefix .. 'basket_refs:' .. ARGV[i + 2], ARGV[i + 3])
+  i = i + 2
+end
 if ARGV[9] ~= '' then
   for _, start in ipairs(expired) do
     local base = prefix .. 'pane:' .. start .. ':'
     redis.call('DEL', base .. 'orders', base .. 'units', base .. 'returned', base .. 'revenue')
     redis.call('HDEL', prefix .. 'panes', start)
+    redis.call('HDEL', prefix .. 'pane_sale_checkouts', start)
     redis.call('ZREM', prefix .. 'pane_index', start)
   end
 end
@@ -292,7 +317,8 @@ Status PartitionStateStore::CommitCheckouts(int32_t partition, const CheckoutsCo
                                    SegmentStatsKey(partition),
                                    SegmentMetaKey(partition),
                                    BasketDigestKey(partition),
-                                   DriftIndexKey(partition)};
+                                   DriftIndexKey(partition),
+                                   BasketsKey(partition)};
   std::vector<std::string> args = {std::to_string(c.generation),
                                    OffsetArg(c.expected_offset),
                                    std::to_string(c.next_offset),
@@ -336,11 +362,24 @@ Status PartitionStateStore::CommitCheckouts(int32_t partition, const CheckoutsCo
   }
   args.push_back(std::to_string(c.drift_days_deleted.size()));
   for (int64_t day : c.drift_days_deleted) args.push_back(std::to_string(day));
+  args.push_back(std::to_string(c.baskets.size()));
+  args.reserve(args.size() + 2 * c.baskets.size() + 2);
+  for (const auto& [offset, basket] : c.baskets) {
+    args.push_back(std::to_string(offset));
+    args.push_back(basket);
+  }
+  args.push_back(std::to_string(c.baskets_capped));
   args.push_back(CommitHistogramArg(c.previous_commit_us));  // last: the script reads ARGV[#ARGV]
   return CheckCommitReply(RunScript(kCommitCheckouts, keys, args), "commit checkouts");
 }
 
 Status PartitionStateStore::CommitItemSales(int32_t partition, const ItemSalesCommit& c) {
+  for (const auto& [start, count] : c.pane_sale_checkouts) {
+    if (!c.panes.count(start)) {
+      return Status::InvalidArgument("pane_sale_checkouts names pane " + std::to_string(start) +
+                                     ", which is not in panes");
+    }
+  }
   std::vector<std::string> keys;
   for (const char* suffix : {"meta", "orders", "units", "returned", "revenue", "desc"}) {
     keys.push_back(PartitionKey(kItemSalesTopic, partition, suffix));
@@ -378,8 +417,17 @@ Status PartitionStateStore::CommitItemSales(int32_t partition, const ItemSalesCo
   args.push_back(std::to_string(c.panes.size()));
   for (const auto& [start, items] : c.panes) {
     args.push_back(std::to_string(start));
+    auto sales = c.pane_sale_checkouts.find(start);
+    args.push_back(std::to_string(sales == c.pane_sale_checkouts.end() ? 0 : sales->second));
     args.push_back(std::to_string(items.size()));
     for (const auto& [sku, d] : items) push_counters(sku, d);
+  }
+  args.push_back(std::to_string(c.sale_checkouts));
+  args.push_back(std::to_string(c.basket_refs.size()));
+  args.reserve(args.size() + 2 * c.basket_refs.size() + 1);
+  for (const auto& [sku, refs] : c.basket_refs) {
+    args.push_back(sku);
+    args.push_back(refs);
   }
   args.push_back(CommitHistogramArg(c.previous_commit_us));  // last: the script reads ARGV[#ARGV]
   return CheckCommitReply(RunScript(kCommitItemSales, keys, args), "commit item-sales");

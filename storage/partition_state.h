@@ -65,6 +65,11 @@ struct CheckoutsCommit {
   std::map<int64_t, int64_t> drift_day_counts;
   std::map<int64_t, std::vector<std::pair<std::string, std::string>>> drift_purchases;
   std::vector<int64_t> drift_days_deleted;
+  // Bought together (stream/together.h): (source offset, EncodeBasket) of the batch's checkouts
+  // with 2..max_basket_for_pairs distinct sale skus, into `{checkouts:P}:baskets` (a replayed
+  // batch writes the same fields); and how many checkouts had more (meta `baskets_capped`).
+  std::vector<std::pair<int64_t, std::string>> baskets;
+  int64_t baskets_capped = 0;
   int64_t previous_commit_us = -1;  // the partition's previous commit duration; -1 = none
 };
 
@@ -85,6 +90,13 @@ struct ItemSalesCommit {
   std::map<std::string, ItemDelta> items;       // window `all`
   // Event-time panes (stream/windows.h): pane start -> sku -> delta (description unused).
   std::map<int64_t, std::map<std::string, ItemDelta>> panes;
+  // Bought together (stream/together.h): checkouts with a sale line (lift's base), counted on the
+  // record with seq 0, for window `all` (meta `sale_checkouts`) and per pane (every key must be in
+  // `panes`); and per sku the concatenated AppendBasketRef refs of its applied sales, APPENDed to
+  // `{item-sales:P}:basket_refs:<sku>`.
+  int64_t sale_checkouts = 0;
+  std::map<int64_t, int64_t> pane_sale_checkouts;
+  std::map<std::string, std::string> basket_refs;
   int64_t max_event_ms = 0;  // newest event time in the batch
   int64_t late_events = 0;   // events older than the retention cutoff (counted in `all` only)
   // Panes starting before this are deleted (retention); INT64_MIN keeps everything.

@@ -87,11 +87,14 @@ Result<PipelineStatus> SnapshotReader::ReadStatus() {
       status.item_sales_applied += IntField(m, "applied");
       status.item_sales_duplicates += IntField(m, "duplicates");
       status.late_events += IntField(m, "late");
+      status.sale_checkouts += IntField(m, "sale_checkouts");
     }
     if (topic == kCheckoutsTopic) {
       status.events_processed += IntField(m, "events");
       status.dlq_events += IntField(m, "dlq");
       status.item_sales_produced += IntField(m, "item_sales");
+      status.baskets_stored += IntField(m, "baskets_stored");
+      status.baskets_capped += IntField(m, "baskets_capped");
       int64_t max_ms = IntField(m, "max_event_ms");
       status.max_event_ms = std::max(status.max_event_ms, max_ms);
       if (max_ms > 0) {
@@ -199,6 +202,26 @@ Result<std::map<int64_t, std::vector<ItemCounts>>> SnapshotReader::ReadPanes(
     if (Status s = FoldCounters(*replies, 4 * k, 4, partition, &items, &index); !s.ok()) return s;
   }
   return panes;
+}
+
+Result<std::map<int64_t, int64_t>> SnapshotReader::ReadPaneSaleCheckouts(
+    int32_t partition, const std::vector<int64_t>& starts) {
+  std::map<int64_t, int64_t> out;
+  if (starts.empty()) return out;
+  std::vector<std::string> cmd = {"HMGET", PaneSaleCheckoutsKey(partition)};
+  for (int64_t start : starts) cmd.push_back(std::to_string(start));
+  auto reply = redis_->Command(cmd);
+  if (!reply.ok()) return reply.status();
+  if (reply->is_error()) return Status::Unavailable("HMGET pane_sale_checkouts: " + reply->str);
+  if (reply->elements.size() != starts.size()) {
+    return Status::Corruption("HMGET pane_sale_checkouts: unexpected reply shape");
+  }
+  for (size_t i = 0; i < starts.size(); ++i) {
+    auto v = reply->elements[i].AsInt();
+    if (!v.ok()) return v.status();
+    out[starts[i]] = *v;
+  }
+  return out;
 }
 
 }  // namespace segstream::storage

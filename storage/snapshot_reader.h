@@ -46,6 +46,11 @@ struct PipelineStatus {
   int64_t late_events = 0;                 // older than pane retention: counted in `all` only
   int64_t max_event_ms = 0;                // max over partitions
   int64_t min_partition_max_event_ms = 0;  // min over partitions with events (watermark input)
+  // Bought together (stream/together.h): checkouts with a sale line (stage 2, lift's base in
+  // window `all`), baskets stored by stage 1, and checkouts above the basket cap (not stored).
+  int64_t sale_checkouts = 0;
+  int64_t baskets_stored = 0;
+  int64_t baskets_capped = 0;
   std::map<std::string, int64_t> dlq_reasons;
   std::map<std::string, PartitionProgress> partitions;      // "checkouts:0", "item-sales:3", ...
   std::map<std::string, CommitHistogram> commit_durations;  // by topic; absent before any
@@ -71,6 +76,9 @@ class SnapshotReader {
   // The per-sku counters of the given panes of one partition (descriptions left empty).
   Result<std::map<int64_t, std::vector<ItemCounts>>> ReadPanes(int32_t partition,
                                                                const std::vector<int64_t>& starts);
+  // Checkouts with a sale in each of the given panes of one partition (0 where none).
+  Result<std::map<int64_t, int64_t>> ReadPaneSaleCheckouts(int32_t partition,
+                                                           const std::vector<int64_t>& starts);
 
  private:
   RedisConnection* redis_;

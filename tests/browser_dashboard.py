@@ -2,7 +2,8 @@
 running `segstream run` over the real Online Retail file, and the rendered DOM (after JavaScript)
 must show the top item and its order count computed independently from the CSV
 (ground_truth.py), the status strip's processed count, and, when /v1/segments is served, every
-segment label. Panels whose endpoint is not served yet must say so instead of breaking the page.
+segment label, and the bought-together panel the top item's partners as the API ranks them (the
+API's counts are checked against the CSV by e2e_together.py). Panels whose endpoint is not served yet must say so instead of breaking the page.
 A second pass puts a contract fixture (dashboard_fixture.py) in front of the server so every
 panel is also checked against DESIGN §6 shapes. Screenshots and DOM dumps are saved under
 --artifacts and their paths printed.
@@ -13,6 +14,7 @@ import html.parser
 import os
 import sys
 import time
+import urllib.parse
 
 import ground_truth
 import headless
@@ -20,7 +22,7 @@ from dashboard_fixture import FixtureProxy
 from harness import Api, Processes, read_line_matching, stop, wait_until_drained
 
 SKIP = 77
-PANELS = ["top-items", "popularity", "segments", "feed", "drift"]
+PANELS = ["top-items", "popularity", "segments", "feed", "drift", "together"]
 # The endpoint behind each panel other than top items, to know whether it may say "not available".
 PANEL_ENDPOINTS = {
     "popularity": "/v1/popularity/quantiles?q=0.5",
@@ -116,6 +118,8 @@ def main():
     ranked = sorted(truth.items(), key=lambda kv: (-kv[1]["orders"], kv[0]))
     top_sku, top = ranked[0]
     top_revenue_sku = sorted(truth.items(), key=lambda kv: (-kv[1]["revenue_micros"], kv[0]))[0][0]
+    quoted_top = urllib.parse.quote(top_sku, safe="")
+    PANEL_ENDPOINTS["together"] = f"/v1/items/{quoted_top}/together"
     print(f"ground truth: top item {top_sku} with {top['orders']} orders; "
           f"{summary['processed']} checkouts processed")
 
@@ -155,6 +159,19 @@ def main():
                 print(f"segments shown: {[s['label'] for s in segs['segments']]}")
             else:
                 print(f"/v1/segments answers {code}: checking the panel says so")
+            # Bought together: the top item's partners, as the API ranks them.
+            code, partners = api.get(f"/v1/items/{quoted_top}/together?n=8")
+            assert code == 200 and partners, (code, partners)
+            assert dom.state("together") == "ok", dom.text["together"]
+            assert top_sku in dom.text["together-meta"], dom.text["together-meta"]
+            shown = dom.text["together-table"]
+            at = -1
+            for p in partners:  # every row, in the API's order, with its count
+                assert shown.find(p["sku"] + " ", at + 1) > at, (p, shown)
+                at = shown.find(p["sku"] + " ", at + 1)
+                assert f"{p['count']:,}" in shown[at:], (p, shown)
+            print(f"bought together with {top_sku}: "
+                  f"{[(p['sku'], p['count']) for p in partners]}")
             check_unserved_panels(dom, address, "real server")
             save(args.artifacts, "dashboard", browser, dom_text)
 

@@ -13,6 +13,7 @@
 #include "storage/partition_state.h"
 #include "storage/redis_cluster_child.h"
 #include "storage/snapshot_reader.h"
+#include "stream/together.h"
 
 namespace segstream::storage {
 namespace {
@@ -133,7 +134,16 @@ ItemSalesCommit SalesCommit(int64_t gen, int64_t expected, int64_t next, int64_t
       .orders = 1, .units = 6, .revenue_micros = 15'300'000, .description = "HEART T-LIGHT"};
   c.items["22423"] = {.orders = 1, .units = 2, .returned_units = 1, .revenue_micros = 25'500'000};
   c.panes[pane]["85123A"] = {.orders = 1, .units = 6, .revenue_micros = 15'300'000};
+  // Bought together: one sale checkout and one basket ref (a key built inside the script).
+  c.sale_checkouts = 1;
+  c.pane_sale_checkouts[pane] = 1;
+  stream::AppendBasketRef(&c.basket_refs["85123A"], {2, next});
   return c;
+}
+
+int64_t RefsOf(RedisConnection* conn, int32_t partition, const std::string& sku) {
+  auto v = conn->Command({"STRLEN", BasketRefsKey(partition, sku)});
+  return v.ok() ? v->integer / static_cast<int64_t>(stream::kBasketRefBytes) : -1;
 }
 
 int64_t OrdersOf(RedisConnection* conn, const std::string& sku) {
@@ -163,6 +173,7 @@ TEST_F(RedisClusterTest, ACommitRefusedMidMigrationLeavesNothingHalfDone) {
   Status refused = hurried_store.CommitItemSales(0, SalesCommit(gen, 10, 20, 3'600'000));
   EXPECT_EQ(refused.code(), StatusCode::kUnavailable) << refused.ToString();
   EXPECT_EQ(OrdersOf(conn_.get(), "85123A"), 1);
+  EXPECT_EQ(RefsOf(conn_.get(), 0, "85123A"), 1);
   auto offset = conn_->Command({"HGET", PartitionKey(kItemSalesTopic, 0, "meta"), "offset"});
   EXPECT_EQ(offset->str, "10");
 
@@ -177,6 +188,7 @@ TEST_F(RedisClusterTest, ACommitRefusedMidMigrationLeavesNothingHalfDone) {
   ASSERT_TRUE(landed.ok()) << landed.ToString();
   EXPECT_EQ(OrdersOf(conn_.get(), "85123A"), 2);
   EXPECT_EQ(OrdersOf(conn_.get(), "22423"), 2);
+  EXPECT_EQ(RefsOf(conn_.get(), 0, "85123A"), 2);
   auto pane = cluster_.On(to, {"HGET", "{item-sales:0}:pane:3600000:orders", "85123A"});
   ASSERT_TRUE(pane.ok());
   EXPECT_EQ(pane->str, "1");
@@ -218,6 +230,7 @@ TEST_F(RedisClusterTest, CommitsStayExactWhileTheirSlotsMoveBackAndForth) {
     checkouts.dlq_reasons["negative_price"] = 1;
     checkouts.drift_day_counts[86'400'000LL * (i % 5)] = i;
     checkouts.drift_purchases[86'400'000LL * (i % 5)] = {{std::to_string(i), "v"}};
+    checkouts.baskets.emplace_back(i, stream::EncodeBasket(i, {"85123A", "22423"}));
     s = store.CommitCheckouts(1, checkouts);
     ASSERT_TRUE(s.ok()) << "checkouts commit " << i << ": " << s.ToString();
   }
@@ -237,6 +250,11 @@ TEST_F(RedisClusterTest, CommitsStayExactWhileTheirSlotsMoveBackAndForth) {
     panes_orders += *v->AsInt();
   }
   EXPECT_EQ(panes_orders, kCommits);
+  EXPECT_EQ(RefsOf(conn_.get(), 1, "85123A"), kCommits);
+  auto baskets = conn_->Command({"HLEN", BasketsKey(1)});
+  EXPECT_EQ(baskets->integer, kCommits);
+  auto sales = conn_->Command({"HGET", PartitionKey(kItemSalesTopic, 1, "meta"), "sale_checkouts"});
+  EXPECT_EQ(*sales->AsInt(), kCommits);
 }
 
 }  // namespace

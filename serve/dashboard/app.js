@@ -408,6 +408,45 @@
     else setPanel('drift', 'ok', '');
   }
 
+  // ---------- bought together (the top item's partners, in the selected window) ----------
+
+  const TOGETHER_N = 8;
+
+  async function refreshTogether() {
+    let rows;
+    let top;
+    try {
+      const w = encodeURIComponent(state.window);
+      const body = await getJson(`/v1/items/top?n=1&window=${w}&by=orders`);
+      top = (body.items || [])[0];
+      if (!top) {
+        setPanel('together', 'empty', 'No items yet.');
+        return;
+      }
+      rows = await getJson(
+        `/v1/items/${encodeURIComponent(top.sku)}/together?n=${TOGETHER_N}&window=${w}`);
+    } catch (err) {
+      showFailure('together', err, 'Bought together is');
+      return;
+    }
+    $('together-meta').textContent =
+      `${top.sku} · ${top.description || ''} · ${fmtInt(top.orders)} orders · ${state.window}`;
+    const pct = (v) => `${(100 * Number(v)).toFixed(1)}%`;
+    const table = el('table', {id: 'together-table'},
+      el('thead', {}, el('tr', {}, el('th', {text: 'Item'}), el('th', {text: 'Checkouts'}),
+                         el('th', {text: 'Confidence'}), el('th', {text: 'Lift'}))),
+      el('tbody', {}, ...rows.map((r) => el('tr', {'data-sku': r.sku},
+        el('td', {title: r.description || '', text: `${r.sku} ${r.description || ''}`}),
+        el('td', {text: fmtInt(r.count)}),
+        el('td', {text: pct(r.confidence)}),
+        el('td', {text: fmtNum(Number(r.lift))})))));
+    $('together-body').replaceChildren(...(rows.length ? [table] : []));
+    if (!rows.length) setPanel('together', 'empty', 'No partners yet.');
+    else setPanel('together', 'ok', '');
+  }
+
+  let refreshTogetherNow = () => {};
+
   // ---------- live feed (Server-Sent Events) ----------
 
   const feed = {pending: [], total: 0, source: null, opened: false};
@@ -519,6 +558,7 @@
       state.window = w;
       refreshTopNow();
       refreshPopularityNow();
+      refreshTogetherNow();
     });
     bindButtons('top-items-metric', 'by', (by) => {
       state.by = by;
@@ -529,6 +569,7 @@
     refreshPopularityNow = poll(refreshPopularity, SLOW_REFRESH_MS);
     poll(refreshSegments, SLOW_REFRESH_MS);
     refreshDriftNow = poll(refreshDrift, SLOW_REFRESH_MS);
+    refreshTogetherNow = poll(refreshTogether, SLOW_REFRESH_MS);
     connectEvents();
     setInterval(flushFeed, 500);
     setInterval(tickUpdated, 1000);
