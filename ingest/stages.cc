@@ -104,17 +104,18 @@ Status ItemStage::Process(const MessageBatch& batch, ItemPartitionState* state,
     delta.returned_units += sale_.returned_units();
     delta.revenue_micros += sale_.revenue_micros();
     if (delta.description.empty()) delta.description = sale_.description();
+
+    state->max_event_ms = std::max(state->max_event_ms, sale_.event_time_ms());
+    const int64_t pane = stream::PaneStart(sale_.event_time_ms(), windows_.pane_ms);
+    const bool late = pane < stream::RetentionCutoff(state->max_event_ms, windows_);
     if (sale_.orders() > 0) {
       stream::AppendBasketRef(&commit->basket_refs[sale_.sku()],
-                              {sale_.source_partition(), sale_.source_offset()});
+                              {sale_.source_partition(), sale_.source_offset(), late});
     }
     // Stage 1 fills `basket` on seq 0 only, non-empty iff the checkout has a sale line.
     const bool sale_checkout = sale_.seq() == 0 && sale_.basket_size() > 0;
     commit->sale_checkouts += sale_checkout ? 1 : 0;
-
-    state->max_event_ms = std::max(state->max_event_ms, sale_.event_time_ms());
-    const int64_t pane = stream::PaneStart(sale_.event_time_ms(), windows_.pane_ms);
-    if (pane < stream::RetentionCutoff(state->max_event_ms, windows_)) {
+    if (late) {
       ++commit->late_events;  // older than every window: counted in `all` only (DESIGN §3)
       continue;
     }

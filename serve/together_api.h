@@ -39,8 +39,10 @@ struct TogetherRow {
 };
 
 // Every partner ranked in the documented order (pure). `orders` is orders(sku) in `window`; a
-// partner without orders in `window` is left out (it cannot have a basket there, except for an
-// event stage 2 took for late, which no window but `all` counts).
+// partner without orders in `window` is left out. (Stage 2 judges lateness per item-sales
+// partition: a sale of `sku` it took for late counts in no window but `all`, like the counters,
+// but a partner's own sale in the same checkout may have been judged otherwise on its partition.
+// Only possible while partitions' event times are more than retention − window apart.)
 std::vector<TogetherRow> RankPartners(std::vector<stream::PartnerCount> partners, int64_t orders,
                                       const WindowView& window);
 

@@ -23,6 +23,7 @@ Result<SkuBaskets> ReadSkuBaskets(RedisConnection* redis, int32_t item_partition
   }
   out.refs = static_cast<int64_t>(refs.size());
   out.baskets.resize(refs.size());
+  for (size_t i = 0; i < refs.size(); ++i) out.baskets[i].late = refs[i].late;
   if (refs.empty()) return out;
 
   // One HMGET per stage-1 partition; `where` maps each partition's reply back to ref positions.
@@ -47,7 +48,7 @@ Result<SkuBaskets> ReadSkuBaskets(RedisConnection* redis, int32_t item_partition
     }
     for (size_t k = 0; k < positions.size(); ++k) {
       RedisValue& v = values.elements[k];
-      if (!v.is_nil()) out.baskets[positions[k]] = std::move(v.str);
+      if (!v.is_nil()) out.baskets[positions[k]].encoded = std::move(v.str);
     }
   }
   return out;

@@ -11,14 +11,16 @@
 #include <vector>
 
 #include "storage/redis_client.h"
+#include "stream/together.h"
 
 namespace segstream::storage {
 
 struct SkuBaskets {
   int64_t refs = 0;  // refs read (≤ max_refs)
   // One entry per ref, in ref order: the encoded basket, or nullopt where none is stored (a
-  // checkout with one sale sku or above the cap, or one whose stage-1 commit has not landed yet).
-  std::vector<std::optional<std::string>> baskets;
+  // checkout with one sale sku or above the cap, or one whose stage-1 commit has not landed yet),
+  // and the ref's late flag.
+  std::vector<stream::RefBasket> baskets;
 };
 
 // The baskets of the first `max_refs` refs of `sku` (stored on item-sales partition

@@ -20,6 +20,8 @@ uint64_t GetFixed(const char* p, int bytes) {
 // (2^35) are plenty, and refusing longer ones bounds the decoder.
 constexpr int kMaxVarintBytes = 5;
 
+constexpr uint32_t kLateBit = 0x80000000u;
+
 }  // namespace
 
 std::string EncodeBasket(int64_t event_time_ms, const std::vector<std::string_view>& skus) {
@@ -63,7 +65,7 @@ bool DecodeBasket(std::string_view bytes, BasketView* out) {
 }
 
 void AppendBasketRef(std::string* out, BasketRef ref) {
-  PutFixed(out, static_cast<uint32_t>(ref.partition), 4);
+  PutFixed(out, static_cast<uint32_t>(ref.partition) | (ref.late ? kLateBit : 0), 4);
   PutFixed(out, static_cast<uint64_t>(ref.offset), 8);
 }
 
@@ -72,16 +74,17 @@ bool DecodeBasketRefs(std::string_view bytes, std::vector<BasketRef>* out) {
   if (bytes.size() % kBasketRefBytes != 0) return false;
   out->reserve(bytes.size() / kBasketRefBytes);
   for (size_t i = 0; i < bytes.size(); i += kBasketRefBytes) {
-    BasketRef ref{static_cast<int32_t>(GetFixed(bytes.data() + i, 4)),
-                  static_cast<int64_t>(GetFixed(bytes.data() + i + 4, 8))};
-    if (ref.partition < 0 || ref.offset < 0) return false;
+    const auto partition = static_cast<uint32_t>(GetFixed(bytes.data() + i, 4));
+    BasketRef ref{static_cast<int32_t>(partition & ~kLateBit),
+                  static_cast<int64_t>(GetFixed(bytes.data() + i + 4, 8)),
+                  (partition & kLateBit) != 0};
+    if (ref.offset < 0) return false;
     out->push_back(ref);
   }
   return true;
 }
 
-std::vector<PartnerCount> CountPartners(std::string_view sku,
-                                        const std::vector<std::optional<std::string>>& baskets,
+std::vector<PartnerCount> CountPartners(std::string_view sku, const std::vector<RefBasket>& baskets,
                                         const BasketFilter& filter, PartnerCountStats* stats) {
   PartnerCountStats local;
   PartnerCountStats& st = stats != nullptr ? *stats : local;
@@ -89,7 +92,7 @@ std::vector<PartnerCount> CountPartners(std::string_view sku,
   // Keys point into `baskets`, which outlive the map.
   std::unordered_map<std::string_view, int64_t> counts;
   BasketView view;
-  for (const auto& encoded : baskets) {
+  for (const auto& [encoded, late] : baskets) {
     if (!encoded) {
       ++st.missing;
       continue;
@@ -98,7 +101,8 @@ std::vector<PartnerCount> CountPartners(std::string_view sku,
       ++st.undecodable;
       continue;
     }
-    if (filter.panes && !filter.panes->Contains(PaneStart(view.event_time_ms, filter.pane_ms))) {
+    if (filter.panes &&
+        (late || !filter.panes->Contains(PaneStart(view.event_time_ms, filter.pane_ms)))) {
       ++st.outside;
       continue;
     }

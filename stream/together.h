@@ -41,15 +41,18 @@ bool DecodeBasket(std::string_view bytes, BasketView* out);
 // ---- basket refs ----
 // A checkout, named by where stage 1 read it.
 struct BasketRef {
-  int32_t partition = 0;
-  int64_t offset = 0;
+  int32_t partition = 0;  // ≥ 0
+  int64_t offset = 0;     // ≥ 0
+  // Stage 2 took the sale for late (older than its pane retention): like the item counters, it
+  // counts in window `all` only (DESIGN §3).
+  bool late = false;
   bool operator==(const BasketRef&) const = default;
 };
-// Fixed width so a reader can take the first n refs with one GETRANGE: partition as 4 bytes and
-// offset as 8 bytes, little-endian.
+// Fixed width so a reader can take the first n refs with one GETRANGE: partition as 4 bytes, its
+// top bit set for a late ref, and offset as 8 bytes, little-endian.
 inline constexpr size_t kBasketRefBytes = 12;
 void AppendBasketRef(std::string* out, BasketRef ref);
-// False when the length is not a multiple of kBasketRefBytes or a field is negative.
+// False when the length is not a multiple of kBasketRefBytes or an offset is negative.
 bool DecodeBasketRefs(std::string_view bytes, std::vector<BasketRef>* out);
 
 // ---- counting ----
@@ -70,15 +73,20 @@ struct PartnerCountStats {
   int64_t baskets = 0;      // baskets that counted (in the window, holding the sku)
   int64_t missing = 0;      // refs with no basket: a single-sku or capped checkout, or not yet
                             // committed by stage 1
-  int64_t outside = 0;      // baskets outside the window
+  int64_t outside = 0;      // baskets outside the window (late ones included)
   int64_t undecodable = 0;  // values DecodeBasket refused, or baskets without the sku
 };
 
-// Counts, for every other sku, the baskets among `baskets` (encoded; nullopt = no basket stored)
-// that hold both it and `sku`: each ref is one checkout (stage 2 appends refs exactly once), so
-// each basket is counted as often as it is listed. Unordered; every count ≥ 1.
-std::vector<PartnerCount> CountPartners(std::string_view sku,
-                                        const std::vector<std::optional<std::string>>& baskets,
+// One ref's basket as read: the encoded basket (nullopt = none stored) and the ref's late flag.
+struct RefBasket {
+  std::optional<std::string> encoded;
+  bool late = false;
+};
+
+// Counts, for every other sku, the baskets among `baskets` that hold both it and `sku`: each ref
+// is one checkout (stage 2 appends refs exactly once), so each basket is counted as often as it
+// is listed. A late ref counts in window `all` only. Unordered; every count ≥ 1.
+std::vector<PartnerCount> CountPartners(std::string_view sku, const std::vector<RefBasket>& baskets,
                                         const BasketFilter& filter,
                                         PartnerCountStats* stats = nullptr);
 

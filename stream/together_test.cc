@@ -65,21 +65,24 @@ TEST(TogetherCodecTest, RefsAreTwelveBytesLittleEndian) {
   std::string bytes;
   AppendBasketRef(&bytes, {3, 0x0102030405});
   AppendBasketRef(&bytes, {0, 0});
-  const std::string want =
-      std::string("\x03\x00\x00\x00\x05\x04\x03\x02\x01\x00\x00\x00", 12) + std::string(12, '\0');
+  AppendBasketRef(&bytes, {0x7fffffff, 1, true});
+  const std::string want = std::string("\x03\x00\x00\x00\x05\x04\x03\x02\x01\x00\x00\x00", 12) +
+                           std::string(12, '\0') +
+                           // The late flag is the partition's top bit.
+                           std::string("\xff\xff\xff\xff\x01\x00\x00\x00\x00\x00\x00\x00", 12);
   EXPECT_EQ(bytes, want);
   std::vector<BasketRef> refs;
   ASSERT_TRUE(DecodeBasketRefs(bytes, &refs));
-  EXPECT_EQ(refs, (std::vector<BasketRef>{{3, 0x0102030405}, {0, 0}}));
+  EXPECT_EQ(refs, (std::vector<BasketRef>{{3, 0x0102030405}, {0, 0}, {0x7fffffff, 1, true}}));
 }
 
-TEST(TogetherCodecTest, RefDecoderRefusesPartialAndNegativeRefs) {
+TEST(TogetherCodecTest, RefDecoderRefusesPartialRefsAndNegativeOffsets) {
   std::vector<BasketRef> refs;
   std::string bytes;
   AppendBasketRef(&bytes, {1, 2});
   EXPECT_FALSE(DecodeBasketRefs(bytes.substr(0, 11), &refs));
   EXPECT_FALSE(DecodeBasketRefs(bytes + "x", &refs));
-  EXPECT_FALSE(DecodeBasketRefs(std::string(12, '\xff'), &refs));  // partition -1
+  EXPECT_FALSE(DecodeBasketRefs(std::string(12, '\xff'), &refs));  // offset -1
   EXPECT_TRUE(DecodeBasketRefs("", &refs));
   EXPECT_TRUE(refs.empty());
 }
@@ -94,9 +97,10 @@ std::map<std::string, int64_t> AsMap(const std::vector<PartnerCount>& v) {
 
 TEST(TogetherCountTest, HandWorkedExample) {
   // X's checkouts: {X,A,B}, {X,A}, a single-sku checkout (no basket) and {B,X,C}.
-  std::vector<std::optional<std::string>> baskets = {EncodeBasket(1, {"X", "A", "B"}),
-                                                     EncodeBasket(2, {"X", "A"}), std::nullopt,
-                                                     EncodeBasket(3, {"B", "X", "C"})};
+  std::vector<RefBasket> baskets = {{EncodeBasket(1, {"X", "A", "B"})},
+                                    {EncodeBasket(2, {"X", "A"})},
+                                    {std::nullopt},
+                                    {EncodeBasket(3, {"B", "X", "C"})}};
   PartnerCountStats stats;
   auto got = AsMap(CountPartners("X", baskets, {}, &stats));
   EXPECT_EQ(got, (std::map<std::string, int64_t>{{"A", 2}, {"B", 2}, {"C", 1}}));
@@ -107,8 +111,8 @@ TEST(TogetherCountTest, HandWorkedExample) {
 }
 
 TEST(TogetherCountTest, CorruptBasketsAndBasketsWithoutTheSkuAreSkipped) {
-  std::vector<std::optional<std::string>> baskets = {
-      std::string("junk"), EncodeBasket(1, {"A", "B"}), EncodeBasket(1, {"X", "A"})};
+  std::vector<RefBasket> baskets = {
+      {std::string("junk")}, {EncodeBasket(1, {"A", "B"})}, {EncodeBasket(1, {"X", "A"})}};
   PartnerCountStats stats;
   auto got = AsMap(CountPartners("X", baskets, {}, &stats));
   EXPECT_EQ(got, (std::map<std::string, int64_t>{{"A", 1}}));
@@ -119,13 +123,25 @@ TEST(TogetherCountTest, CorruptBasketsAndBasketsWithoutTheSkuAreSkipped) {
 TEST(TogetherCountTest, WindowKeepsTheBasketsOfItsPanes) {
   // Panes [10h, 12h]: 9h59 is out, 10h00 and 12h59 in, 13h00 out (beyond the watermark).
   const BasketFilter filter{PaneRange{10 * kHour, 12 * kHour}, kHour};
-  std::vector<std::optional<std::string>> baskets = {
-      EncodeBasket(10 * kHour - 60'000, {"X", "A"}), EncodeBasket(10 * kHour, {"X", "B"}),
-      EncodeBasket(13 * kHour - 1, {"X", "C"}), EncodeBasket(13 * kHour, {"X", "D"})};
+  std::vector<RefBasket> baskets = {{EncodeBasket(10 * kHour - 60'000, {"X", "A"})},
+                                    {EncodeBasket(10 * kHour, {"X", "B"})},
+                                    {EncodeBasket(13 * kHour - 1, {"X", "C"})},
+                                    {EncodeBasket(13 * kHour, {"X", "D"})}};
   PartnerCountStats stats;
   auto got = AsMap(CountPartners("X", baskets, filter, &stats));
   EXPECT_EQ(got, (std::map<std::string, int64_t>{{"B", 1}, {"C", 1}}));
   EXPECT_EQ(stats.outside, 2);
+}
+
+TEST(TogetherCountTest, LateRefsCountInWindowAllOnly) {
+  // Stage 2 took the second sale for late: its pane is in the window, but like the item counters
+  // it counts in `all` only.
+  std::vector<RefBasket> baskets = {{EncodeBasket(10 * kHour, {"X", "A"})},
+                                    {EncodeBasket(11 * kHour, {"X", "B"}), true}};
+  EXPECT_EQ(AsMap(CountPartners("X", baskets, {})),
+            (std::map<std::string, int64_t>{{"A", 1}, {"B", 1}}));
+  EXPECT_EQ(AsMap(CountPartners("X", baskets, {PaneRange{10 * kHour, 12 * kHour}, kHour})),
+            (std::map<std::string, int64_t>{{"A", 1}}));
 }
 
 // Randomised against a brute-force count of unordered pairs over explicit sets.
@@ -144,18 +160,18 @@ TEST(TogetherCountTest, MatchesBruteForceOverRandomBaskets) {
   auto name = [](int i) { return "S" + std::to_string(i); };
   const PaneRange panes{20 * kHour, 30 * kHour};
   for (int target : {0, 7, 39}) {
-    std::vector<std::optional<std::string>> baskets;
+    std::vector<RefBasket> baskets;
     std::map<std::string, int64_t> want_all, want_window;
     for (size_t c = 0; c < sets.size(); ++c) {
       if (!sets[c].count(target)) continue;
       if (sets[c].size() < 2) {
-        baskets.push_back(std::nullopt);  // stage 1 stores no single-sku basket
+        baskets.push_back({std::nullopt});  // stage 1 stores no single-sku basket
         continue;
       }
       std::vector<std::string> skus;
       for (int i : sets[c]) skus.push_back(name(i));
       std::shuffle(skus.begin(), skus.end(), rng);
-      baskets.push_back(EncodeBasket(times[c], Views(skus)));
+      baskets.push_back({EncodeBasket(times[c], Views(skus))});
       const int64_t pane = times[c] / kHour * kHour;
       for (int i : sets[c]) {
         if (i == target) continue;

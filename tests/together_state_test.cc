@@ -340,9 +340,22 @@ TEST_F(TogetherStateTest, PaneSaleCheckoutsFollowWindowsAndRetention) {
   auto after = reader.ReadPaneSaleCheckouts(0, {kT0, kT0 + kHour, kT0 + 3 * kHour});
   ASSERT_TRUE(after.ok());
   EXPECT_EQ(*after, (std::map<int64_t, int64_t>{{kT0, 0}, {kT0 + kHour, 3}, {kT0 + 3 * kHour, 1}}));
+
+  // A checkout older than the retention now is late: it counts in `all` (orders, sale checkouts,
+  // pairs) but in no pane and in no `last <duration>` window's pairs.
+  const std::vector<Spec> late = {{kT0 + 600'000, {{"A", 1}, {"B", 1}, {"D", 1}}}};
+  Stage1(1, late, 4);
+  auto late_commit = Stage2(ItemSales(1, late, 4, &item_offset), &state, windows);
+  EXPECT_EQ(late_commit.late_events, 3);
+  EXPECT_TRUE(late_commit.pane_sale_checkouts.empty());
+  EXPECT_EQ(AsMap(Partners("B", 100)),
+            (std::map<std::string, int64_t>{{"A", 5}, {"C", 2}, {"D", 1}}));
+  const stream::BasketFilter recent{stream::PaneRange{kT0 + kHour, kT0 + 3 * kHour}, kHour};
+  EXPECT_EQ(AsMap(Partners("B", 100, recent)),
+            (std::map<std::string, int64_t>{{"A", 3}, {"C", 2}}));
   auto status = reader.ReadStatus();
   ASSERT_TRUE(status.ok());
-  EXPECT_EQ(status->sale_checkouts, 8);  // window `all` keeps everything
+  EXPECT_EQ(status->sale_checkouts, 9);  // window `all` keeps everything
 }
 
 }  // namespace
