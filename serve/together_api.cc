@@ -16,7 +16,7 @@ namespace segstream::serve {
 using nlohmann::json;
 
 std::vector<TogetherRow> RankPartners(std::vector<stream::PartnerCount> partners, int64_t orders,
-                                      const WindowView& window) {
+                                      const WindowView& window, size_t limit) {
   std::vector<TogetherRow> rows;
   if (orders <= 0 || window.sale_checkouts <= 0) return rows;
   rows.reserve(partners.size());
@@ -33,11 +33,18 @@ std::vector<TogetherRow> RankPartners(std::vector<stream::PartnerCount> partners
         row.confidence / (static_cast<double>(other) / static_cast<double>(window.sale_checkouts));
     rows.push_back(std::move(row));
   }
-  std::sort(rows.begin(), rows.end(), [](const TogetherRow& a, const TogetherRow& b) {
+  auto before = [](const TogetherRow& a, const TogetherRow& b) {
     if (a.count != b.count) return a.count > b.count;
     if (a.lift != b.lift) return a.lift > b.lift;
     return a.sku < b.sku;
-  });
+  };
+  if (rows.size() > limit) {
+    std::partial_sort(rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(limit), rows.end(),
+                      before);
+    rows.resize(limit);
+  } else {
+    std::sort(rows.begin(), rows.end(), before);
+  }
   return rows;
 }
 

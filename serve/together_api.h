@@ -38,13 +38,16 @@ struct TogetherRow {
   double lift = 0;
 };
 
-// Every partner ranked in the documented order (pure). `orders` is orders(sku) in `window`; a
+// Most rows an answer has (the largest n).
+inline constexpr size_t kMaxTogetherRows = 1000;
+
+// The first `limit` partners in the documented order (pure). `orders` is orders(sku) in `window`; a
 // partner without orders in `window` is left out. (Stage 2 judges lateness per item-sales
 // partition: a sale of `sku` it took for late counts in no window but `all`, like the counters,
 // but a partner's own sale in the same checkout may have been judged otherwise on its partition.
 // Only possible while partitions' event times are more than retention − window apart.)
 std::vector<TogetherRow> RankPartners(std::vector<stream::PartnerCount> partners, int64_t orders,
-                                      const WindowView& window);
+                                      const WindowView& window, size_t limit = kMaxTogetherRows);
 
 // What the answer cache is keyed on: it changes whenever a commit lands or the watermark moves.
 struct SnapshotDataVersion {
@@ -58,8 +61,9 @@ struct TogetherApiOptions {
   storage::RedisOptions redis;
   // Idle Redis connections kept for reuse. Default 4.
   size_t max_idle_connections = 4;
-  // Answers (sku, window) kept for the current data version. Default 1024.
-  size_t max_cached_answers = 1024;
+  // Answers (sku, window) kept for the current data version, each at most kMaxTogetherRows rows
+  // (~64 KiB). Default 256.
+  size_t max_cached_answers = 256;
   // Event-time pane width; must match the workers' (stream/windows.h default 1 h).
   int64_t pane_ms = stream::WindowOptions{}.pane_ms;
 };

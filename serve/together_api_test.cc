@@ -45,6 +45,14 @@ TEST(RankPartnersTest, EqualCountAndLiftFallBackToSku) {
   EXPECT_EQ(rows[1].sku, "Q");
 }
 
+TEST(RankPartnersTest, LimitKeepsTheFirstRowsInOrder) {
+  const WindowView view = Window({{"X", 5}, {"A", 1}, {"B", 1}, {"C", 1}}, 20);
+  auto rows = RankPartners({{"C", 1}, {"A", 3}, {"B", 2}}, 5, view, 2);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].sku, "A");
+  EXPECT_EQ(rows[1].sku, "B");
+}
+
 TEST(RankPartnersTest, NoOrdersOrNoSaleCheckoutsIsEmpty) {
   EXPECT_TRUE(RankPartners({{"A", 1}}, 0, Window({{"A", 1}}, 3)).empty());
   EXPECT_TRUE(RankPartners({{"A", 1}}, 2, Window({{"A", 1}}, 0)).empty());
