@@ -23,7 +23,8 @@ import urllib.parse
 from collections import Counter, defaultdict
 
 import ground_truth
-from harness import Api, Processes, read_line_matching, redis_cli, stop, wait_for
+from harness import (Api, Processes, read_line_matching, redis_cli, stop, wait_for,
+                     wait_until_drained)
 
 BASKET_CAP = 100
 N = 10
@@ -146,14 +147,7 @@ def run_and_check(segstream, csv, truth, top_n, windows):
         api = Api(address)
         wait_for(lambda: api.get("/v1/status")[0] == 200, 60, "a first snapshot")
         memory_start = used_memory(api.get("/v1/status")[1]["redis"])
-
-        def drained():
-            code, st = api.get("/v1/status")
-            return (code == 200 and st["replay"]["done"]
-                    and st["events_processed"] + st["dlq_events"] == st["replay"]["events"]
-                    and st["item_sales"]["applied"] == st["item_sales"]["produced"])
-
-        wait_for(drained, 500, "the pipeline to process the whole file")
+        wait_until_drained(api, 500, "the pipeline to process the whole file")
         seconds = time.time() - started
         time.sleep(0.6)  # one more snapshot refresh after the last commit
         code, st = api.get("/v1/status")
