@@ -1,5 +1,7 @@
 #include "ingest/kafka.h"
 
+#include <cstdio>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "ingest/validate.h"
@@ -57,6 +59,33 @@ void DeliveryTracker::Reset() {
 std::string DeliveryTracker::first_error() const {
   std::lock_guard lock(mu_);
   return first_error_;
+}
+
+void GroupStateTracker::event_cb(RdKafka::Event& event) {
+  switch (event.type()) {
+    case RdKafka::Event::EVENT_STATS: {
+      auto stats = nlohmann::json::parse(event.str(), nullptr, /*allow_exceptions=*/false);
+      const bool steady = stats.is_object() && stats.contains("cgrp") &&
+                          stats["cgrp"].value("join_state", "") == "steady";
+      steady_.store(steady, std::memory_order_relaxed);
+      break;
+    }
+    case RdKafka::Event::EVENT_LOG:
+    case RdKafka::Event::EVENT_ERROR: {
+      // librdkafka's own format (rd_kafka_log_print); errors as it logs them without error_cb.
+      const auto now = std::chrono::system_clock::now().time_since_epoch();
+      const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now).count();
+      const bool log = event.type() == RdKafka::Event::EVENT_LOG;
+      std::fprintf(
+          stderr, "%%%d|%lld.%03lld|%s|consumer| %s\n",
+          log ? static_cast<int>(event.severity()) : 3, static_cast<long long>(ms / 1000),
+          static_cast<long long>(ms % 1000), log ? event.fac().c_str() : "ERROR",
+          log ? event.str().c_str() : (RdKafka::err2str(event.err()) + ": " + event.str()).c_str());
+      break;
+    }
+    default:
+      break;
+  }
 }
 
 Result<std::unique_ptr<Producer>> Producer::Create(const KafkaOptions& options) {
@@ -131,7 +160,9 @@ Status Producer::Flush(std::chrono::milliseconds timeout) {
 }
 
 Result<std::unique_ptr<RdKafka::KafkaConsumer>> CreateConsumer(const KafkaOptions& options,
-                                                               RdKafka::RebalanceCb* rebalance) {
+                                                               RdKafka::RebalanceCb* rebalance,
+                                                               GroupStateTracker* tracker,
+                                                               int stats_interval_ms) {
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   Status s = ApplyAll(conf.get(),
                       {{"bootstrap.servers", options.brokers},
@@ -151,6 +182,15 @@ Result<std::unique_ptr<RdKafka::KafkaConsumer>> CreateConsumer(const KafkaOption
   std::string err;
   if (rebalance && conf->set("rebalance_cb", rebalance, err) != RdKafka::Conf::CONF_OK) {
     return Status::Internal("rebalance_cb: " + err);
+  }
+  if (tracker != nullptr) {
+    if (Status s = Set(conf.get(), "statistics.interval.ms", std::to_string(stats_interval_ms));
+        !s.ok()) {
+      return s;
+    }
+    if (conf->set("event_cb", tracker, err) != RdKafka::Conf::CONF_OK) {
+      return Status::Internal("event_cb: " + err);
+    }
   }
   std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(conf.get(), err));
   if (!consumer) return Status::InvalidArgument("kafka consumer: " + err);

@@ -30,6 +30,9 @@ struct KafkaOptions {
   // the embedded broker's 5 MiB-per-partition retention; its CPU cost is small next to protobuf.
   std::string compression = "zstd";
   int linger_ms = 5;
+  // librdkafka's partition.assignment.strategy: `range`, `roundrobin` (eager: every rebalance
+  // revokes everything) or `cooperative-sticky` (KIP-429: only the partitions that move stop).
+  // The worker handles both protocols; which is the default, and why, is in app/cmd_worker.cc.
   std::string assignment_strategy = "range";
   std::map<std::string, std::string> extra;  // raw librdkafka properties, applied last
 };
@@ -72,9 +75,30 @@ class Producer {
   std::unique_ptr<RdKafka::Producer> producer_;
 };
 
-// Builds a consumer (auto commit off, offset reset earliest); `rebalance` may be null.
+// The consumer group's join state, from librdkafka's statistics (`cgrp.join_state`,
+// STATISTICS.md), served by the consumer's poll. librdkafka up to 2.6 loses the whole assignment
+// when an offset commit sent while its JoinGroup is outstanding comes back ILLEGAL_GENERATION
+// (librdkafka#4059, fixed by #4908): with cooperative-sticky that turned every rebalance into a
+// full revoke (seen in tests/fault_rebalance.py, debug=cgrp: "OffsetCommit error: Illegal
+// generation ... assignment lost"). The worker sends its advisory commits only while this says
+// `steady`. An EventCb also takes librdkafka's log and error output, which it prints to stderr
+// as librdkafka does without one.
+class GroupStateTracker : public RdKafka::EventCb {
+ public:
+  void event_cb(RdKafka::Event& event) override;
+  // The last statistics said `steady` (false before the first).
+  bool steady() const { return steady_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<bool> steady_{false};
+};
+
+// Builds a consumer (auto commit off, offset reset earliest); `rebalance` may be null. With a
+// `tracker`, statistics are emitted every `stats_interval_ms` for it.
 Result<std::unique_ptr<RdKafka::KafkaConsumer>> CreateConsumer(const KafkaOptions& options,
-                                                               RdKafka::RebalanceCb* rebalance);
+                                                               RdKafka::RebalanceCb* rebalance,
+                                                               GroupStateTracker* tracker = nullptr,
+                                                               int stats_interval_ms = 20);
 
 // Number of partitions of `topic`, from broker metadata.
 Result<int32_t> PartitionCount(RdKafka::Handle* handle, const std::string& topic,

@@ -35,6 +35,10 @@ struct WorkerOptions {
   // applied by stage 2 (all workers), stage 1 pauses. Bounds the internal topic's backlog, which
   // the embedded broker would otherwise truncate at 5 MiB per partition (KAFKA_MOCK.md).
   int64_t max_item_sales_backlog = 100000;
+  // With a cooperative assignment strategy, Kafka's advisory offsets are committed at most this
+  // often and only while the group is steady (CommitAdvisory in worker.cc). Kafka's own
+  // auto.commit.interval.ms defaults to 5 s; lag tooling reads no faster.
+  std::chrono::milliseconds cooperative_commit_interval{5000};
   // Customer segments (stage 1): model size, init threshold, refresh and sweep pacing.
   SegmenterOptions segments;
   // > 0: no consumer group. The process owns partitions [0, static_partitions) of both topics,
@@ -86,10 +90,13 @@ class Worker {
   int64_t HighWatermark(const PartitionId& id);
   // Pauses stage 1 while stage 2 lags too far behind; resumes from the committed offset.
   void ApplyBackpressure();
+  // Sends the Kafka offsets of the batches committed to Redis since the last time, if allowed.
+  void CommitAdvisory();
 
   WorkerOptions options_;
   WorkerCounters counters_;
   std::unique_ptr<Rebalancer> rebalancer_;
+  std::unique_ptr<GroupStateTracker> group_state_;  // cooperative protocols only
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   std::unique_ptr<Producer> producer_;
   std::unique_ptr<storage::RedisConnection> redis_;
@@ -103,6 +110,8 @@ class Worker {
   const std::atomic<bool>* stop_ = nullptr;
   bool stage1_paused_ = false;
   std::chrono::steady_clock::time_point backlog_checked_{};
+  std::map<PartitionId, int64_t> advisory_;  // Kafka offsets to commit (advisory)
+  std::chrono::steady_clock::time_point advisory_committed_{};
 };
 
 // Runs `threads` workers (one consumer each, one group) until `stop`; the first error wins.
