@@ -50,9 +50,7 @@ def main():
     truth, summary = ground_truth.item_truth(args.csv)
 
     with Processes() as procs:
-        broker = procs.start([seg, "broker", "--port", "0", "--partitions", str(PARTITIONS)],
-                             "broker")
-        bootstrap = read_line_matching(broker, r"^bootstrap=(\S+)", 30).group(1)
+        broker, bootstrap = procs.broker(seg, PARTITIONS)
         masters = procs.redis_cluster(3)
         seeds = ",".join(masters)
         workers = [procs.start([seg, "worker", "--brokers", bootstrap, "--redis-cluster", seeds],

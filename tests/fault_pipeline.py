@@ -26,9 +26,7 @@ class Pipeline:
         self.replay_proc = None
 
     def start(self):
-        self.broker = self.procs.start([self.seg, "broker", "--port", "0", "--partitions",
-                                        str(self.partitions)], "broker")
-        self.bootstrap = read_line_matching(self.broker, r"^bootstrap=(\S+)", 30).group(1)
+        self.broker, self.bootstrap = self.procs.broker(self.seg, self.partitions)
         self.redis_proc, self.redis = self.procs.redis()
         self.serve = self.procs.start([self.seg, "serve", "--redis", self.redis, "--http",
                                        "127.0.0.1:0"], "serve")

@@ -48,6 +48,13 @@ class Processes:
         with open(p.log_path, "rb") as f:
             return f.read().decode("utf-8", "replace")
 
+    def broker(self, segstream, partitions):
+        """`segstream broker` on a free port with the topics pre-created; returns (process,
+        bootstrap address)."""
+        p = self.start([segstream, "broker", "--port", "0", "--partitions", str(partitions)],
+                       "broker")
+        return p, read_line_matching(p, r"^bootstrap=(\S+)", 30).group(1)
+
     def redis(self):
         port = free_port()
         p = self.start(["redis-server", "--port", str(port), "--bind", "127.0.0.1",

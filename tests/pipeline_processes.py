@@ -20,8 +20,7 @@ def main():
     truth, summary = ground_truth.item_truth(args.csv)
 
     with Processes() as procs:
-        broker = procs.start([seg, "broker", "--port", "0", "--partitions", "3"], "broker")
-        bootstrap = read_line_matching(broker, r"^bootstrap=(\S+)", 30).group(1)
+        broker, bootstrap = procs.broker(seg, 3)
         _, redis = procs.redis()
         workers = [procs.start([seg, "worker", "--brokers", bootstrap, "--redis", redis,
                                 "--session-timeout-ms", "6000"], f"worker{i}")
