@@ -540,7 +540,7 @@ void Worker::CommitAdvisory() {
   // not reported yet (only one starting within their staleness, ~20 ms, of the commit). In
   // tests/fault_rebalance.py with cooperative-sticky: commits every cycle lost an assignment in
   // every run; gated on `steady` alone, in 3 of 12 runs (a commit right after one rebalance met
-  // the next); with the wait after callbacks too, in none of 9.
+  // the next); with the wait after callbacks too, in 1 of 15.
   if (advisory_.empty()) return;
   if (group_state_ != nullptr) {
     if (!group_state_->steady()) return;
