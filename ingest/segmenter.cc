@@ -126,6 +126,7 @@ SegmentBatch Segmenter::Begin(int32_t partition) const {
   batch.partition = partition;
   batch.stats = p.stats;
   batch.sweep_cursor = p.sweep_cursor;
+  batch.sweep_begin = p.sweep_cursor;
   batch.scored_version = p.scored_version;
   batch.with_sale = p.with_sale;
   batch.segmented = p.segmented;
@@ -168,6 +169,8 @@ Status Segmenter::OnCheckout(SegmentBatch* batch, const std::string& customer_id
                         .behaviour = stream::BehaviourVector(checkout, previous_sale_ms)},
                        checkout.event_time_ms, offset);
     }
+  } else if (state.has_sale() && offset < batch->restate_below_offset) {
+    batch->unsettled.push_back(customer_id);  // no model yet: restated once there is one
   }
   batch->changed[customer_id] = state;
   return Status::Ok();
@@ -218,6 +221,7 @@ Status Segmenter::Rescore(SegmentBatch* batch, const std::string& id, stream::Cu
   state->quantized = q;
   state->model_version = model_.version;
   state->as_of_ms = model_.as_of_ms;
+  NoteRestate(batch, id, event_time_ms, offset);
   if (old.segment == a.segment) return Status::Ok();
 
   v1::ChangeReason reason = v1::PURCHASE;
@@ -271,9 +275,11 @@ void Segmenter::AddDriftPurchase(SegmentBatch* batch, const std::string& id,
 
 Status Segmenter::Emit(const SegmentBatch& batch, const std::string& id,
                        const stream::CustomerState& old, const stream::CustomerState& now,
-                       v1::ChangeReason reason, int64_t event_time_ms, int64_t offset) {
-  const std::string trigger =
-      offset >= 0 ? "offset " + std::to_string(offset) : "sweep " + std::to_string(model_.version);
+                       v1::ChangeReason reason, int64_t event_time_ms, int64_t offset,
+                       std::string_view restated) {
+  const std::string trigger = !restated.empty() ? std::string(restated)
+                              : offset >= 0     ? "offset " + std::to_string(offset)
+                                                : "sweep " + std::to_string(model_.version);
   const std::string key = id + '\x1f' + v1::ChangeReason_Name(reason) + '\x1f' +
                           std::to_string(old.segment) + '\x1f' + std::to_string(now.segment) +
                           '\x1f' + std::to_string(model_.version) + '\x1f' +
@@ -317,6 +323,8 @@ void Segmenter::Adopt(SegmentBatch&& batch) {
   if (it == partitions_.end()) return;
   Partition& p = it->second;
   for (auto& [id, state] : batch.changed) p.customers[id] = std::move(state);
+  for (const auto& id : batch.resolved) p.owed.erase(id);
+  for (auto& id : batch.unsettled) p.owed.emplace(std::move(id), 0);
   p.stats = std::move(batch.stats);
   if (batch.basket) p.basket = std::move(*batch.basket);
   p.sweep_cursor = batch.sweep_cursor;
@@ -483,9 +491,14 @@ Status Segmenter::Refit() {
 }
 
 Status Segmenter::Publish(stream::SegmentModel model, std::chrono::steady_clock::time_point now) {
-  auto published = store_.Publish(model_.version, model.version, model.Encode());
+  const std::string encoded = model.Encode();
+  auto published = store_.Publish(model_.version, model.version, encoded);
   if (!published.ok()) return published.status();
   if (*published) {
+    // Kept for takeovers (segmenter_restate.cc); if this write is lost they restate more.
+    auto kept = redis_->Command({"SET", storage::ModelVersionHistoryKey(model.version), encoded,
+                                 "PX", std::to_string(options_.model_history_ttl.count())});
+    if (!kept.ok() || kept->is_error()) spdlog::warn("model v{} not kept", model.version);
     published_ = now;
     AdoptModel(std::move(model));
   }

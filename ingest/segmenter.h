@@ -30,6 +30,31 @@
 // MODEL_UPDATE for the other sweep moves (the centroids moved) and sweep first assignments.
 // event_id is a hash of (customer, reason, from, to, model version, trigger), the trigger being the
 // source offset or the sweep's version: the same input gives the same id.
+//
+// RESTATE (from = to = the customer's current segment): events are produced before the batch's
+// commit, so a batch that dies uncommitted may have told the world X -> Y while Redis keeps X; its
+// replay, perhaps under a newer model, may keep the customer in X and send nothing. Worse, a
+// replay that re-sends one of the dead batch's events sends it with the same event_id, which a
+// consumer drops as a duplicate, so even a replay that sends events may leave an older one last.
+// So a batch that touches (re-scores) a customer the dead batch may have touched ends with a
+// RESTATE of that customer's segment, after all its other events, under an id of its own: the
+// hash of (customer, segment, model version, partition, the claim's generation, the batch's
+// offsets and sweep range). The same batch replayed by the same claimant sends the same id (a
+// true duplicate); another claimant's restatement is another event.
+//
+// Which customers are owed that is bounded. A worker has at most one uncommitted batch per
+// partition, holding records from the stored offset up to the bound its last commit recorded
+// (WorkerOptions::min_batch_cap: about twice the previous batch): every customer of a replayed
+// record in that window is restated by the batch that replays it. Plus at most one sweep chunk
+// (sweep_chunk customers: the first, in id order, whose committed version is below the version
+// swept toward, some version after the partition's scored_version up to the current one): those
+// it would have moved, re-run under each such version's model while it is kept
+// (`{model}:v:<version>`, written at publication; all of them without it) are restated by every
+// batch that re-scores them until one re-scores them at the current version of the takeover (a
+// newer owner re-sweeping at the dead batch's version would re-send its events verbatim). The
+// bounds live in `{checkouts:P}:segmeta` (`restate_records` with every commit, `restate_sweep` at
+// claim; both 0 after a clean revocation; storage/README.md). Within one worker, a batch whose
+// flush or commit failed extends the window over its records and owes its customers the same way.
 #pragma once
 
 #include <chrono>
@@ -71,6 +96,10 @@ struct SegmenterOptions {
   size_t sweep_chunk = 5000;
   // A refresh is published only if a centroid moves more than this (model units) or as-of moves.
   double refresh_tolerance = 1e-3;
+  // How long each published model version stays readable after publication: a worker taking a
+  // partition over re-runs a dead owner's possible sweep under it, to restate only the customers
+  // that sweep moved (older: every customer it may have swept). Hours cover any takeover.
+  std::chrono::milliseconds model_history_ttl{6 * 3600 * 1000};
   // Drift monitors (stream/drift.h; evaluated by the lease holder, ingest/drift_evaluator.h),
   // measuring purchase behaviour per segment (stream/drift_panes.h). Two defaults differ from the
   // kernel's, set from generated streams (tests/e2e_drift.py): segments are mixtures of customer
@@ -115,6 +144,18 @@ struct SegmentBatch {
   std::map<int64_t, std::vector<std::pair<std::string, std::string>>> drift_purchases;
   std::set<int64_t> drift_days_deleted;
   int64_t drift_newest_day = 0;
+  // Set by the caller after Begin(): checkouts below this offset replay records a dead owner may
+  // have processed (see RESTATE above); what names this batch in restatement ids ("g<generation>:
+  // <first offset>-<next offset>").
+  int64_t restate_below_offset = -1;
+  std::string restate_trigger;
+  // Customers to restate at the end of the batch: their last re-scoring's event time and offset.
+  std::map<std::string, std::pair<int64_t, int64_t>> restate;
+  // Owed customers no longer owed once the batch commits; customers owed from then on (replayed
+  // without a model yet: first re-scoring, whatever the version).
+  std::vector<std::string> resolved;
+  std::vector<std::string> unsettled;
+  size_t sweep_begin = 0;  // sweep_cursor at Begin()
 };
 
 // What a checkout contributes to its customer's features (sale and return lines).
@@ -132,6 +173,19 @@ class Segmenter {
   // Loads the partition's committed customers and statistics (at claim).
   Status LoadPartition(int32_t partition);
   void DropPartition(int32_t partition);
+  // At claim, after LoadPartition (`generation` from the claim; `has_offset`: something was
+  // committed): reads what the previous owner may have left unsettled, records this worker's own
+  // bounds (`batch_records`, sweep_chunk) for the next owner and marks the sweep customers owed a
+  // restate. Returns how many records from the stored offset replay a dead owner's batch.
+  Result<int64_t> TakeOver(int32_t partition, int64_t generation, bool has_offset,
+                           int64_t batch_records);
+  // At a revocation with nothing unsettled (no restate owed, no replay window left): tells the
+  // next owner it has nothing to restate. kFenced if the partition was claimed since.
+  Status Release(int32_t partition, int64_t generation);
+  bool RestatePending(int32_t partition) const;
+  // A batch produced but not committed, to be replayed (the caller extends the replay window
+  // over its records): the customers it re-scored are owed until re-scored at this model version.
+  void Abandon(const SegmentBatch& batch);
   bool Owns(int32_t partition) const { return partitions_.count(partition) > 0; }
   // A re-scoring sweep has customers left on the partition.
   bool SweepPending(int32_t partition) const;
@@ -144,6 +198,8 @@ class Segmenter {
                     const stream::CheckoutSummary& checkout, int64_t offset);
   // Re-scores up to sweep_chunk customers of the pending sweep. Produces the events.
   Status Sweep(SegmentBatch* batch);
+  // After Sweep(): sends the batch's restatements (RESTATE above), its last events.
+  Status Restate(SegmentBatch* batch);
   // Puts the batch's changes into the partition's commit.
   static void Fill(const SegmentBatch& batch, storage::CheckoutsCommit* commit);
   void Adopt(SegmentBatch&& batch);
@@ -162,19 +218,27 @@ class Segmenter {
     int64_t sweep_version = 0;
     std::vector<std::string> sweep_order;
     size_t sweep_cursor = 0;
+    // Customers owed restatements (RESTATE above) until re-scored at this model version.
+    std::unordered_map<std::string, int64_t> owed;
   };
   enum class Trigger { kPurchase, kSweep };
 
   stream::CustomerState Get(const SegmentBatch& batch, const std::string& id) const;
+  // Would a sweep under `model` move this (committed) customer to another segment?
+  bool MovedBySweep(const stream::SegmentModel& model, const stream::CustomerState& state) const;
+  // A re-scoring of `id` (offset -1: by a sweep) at `event_time_ms`: notes a restatement due.
+  void NoteRestate(SegmentBatch* batch, const std::string& id, int64_t event_time_ms,
+                   int64_t offset) const;
   Status Rescore(SegmentBatch* batch, const std::string& id, stream::CustomerState* state,
                  Trigger trigger, int64_t event_time_ms, int64_t offset);
   // Stores a repeat purchase for the drift monitors (stream/drift_panes.h).
   void AddDriftPurchase(SegmentBatch* batch, const std::string& id,
                         const stream::DriftPurchase& purchase, int64_t event_time_ms,
                         int64_t offset) const;
+  // `trigger`: what the event_id hashes besides the change; empty: the offset or the sweep.
   Status Emit(const SegmentBatch& batch, const std::string& id, const stream::CustomerState& old,
               const stream::CustomerState& now, v1::ChangeReason reason, int64_t event_time_ms,
-              int64_t offset);
+              int64_t offset, std::string_view trigger = {});
   void AdoptModel(stream::SegmentModel model);
   void StartSweep(Partition* p) const;
   Status MaybeInit();

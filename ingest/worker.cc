@@ -32,7 +32,7 @@ class Worker::Rebalancer : public RdKafka::RebalanceCb {
       for (const auto& [id, owned] : worker_->owned_) {
         all.push_back(RdKafka::TopicPartition::create(id.first, id.second));
       }
-      worker_->OnRevoke(all);
+      worker_->OnRevoke(all, /*lost=*/true);
       consumer->resume(all);
       for (auto* tp : all) delete tp;
       consumer->unassign();
@@ -74,7 +74,7 @@ class Worker::Rebalancer : public RdKafka::RebalanceCb {
     } else {
       const bool lost = consumer->assignment_lost();
       if (lost) spdlog::warn("{} partitions lost (not revoked in time)", partitions.size());
-      worker_->OnRevoke(partitions);
+      worker_->OnRevoke(partitions, lost);
       consumer->resume(partitions);
       if (cooperative) {
         Check(consumer->incremental_unassign(partitions), "incremental_unassign");
@@ -140,6 +140,7 @@ void Worker::OnAssign(std::vector<RdKafka::TopicPartition*>& partitions,
   for (RdKafka::TopicPartition* tp : partitions) {
     PartitionId id{tp->topic(), tp->partition()};
     buffers_.erase(id);
+    carry_.erase(id);
     Result<storage::PartitionClaim> claim = state_->Claim(id.first, id.second);
     while (!claim.ok()) {
       spdlog::warn("claim {}:{}: {}", id.first, id.second, claim.status().ToString());
@@ -152,6 +153,7 @@ void Worker::OnAssign(std::vector<RdKafka::TopicPartition*>& partitions,
     owned.position = claim->next_offset < 0 ? 0 : claim->next_offset;
     owned.items.hwm = claim->source_hwm;
     owned.items.max_event_ms = claim->max_event_ms;
+    owned.batch_cap = NextBatchCap(0);
     // Redis holds the offset of record (DESIGN §5); a new group starts at the earliest offset.
     tp->set_offset(claim->next_offset < 0 ? RdKafka::Topic::OFFSET_BEGINNING : claim->next_offset);
     if (id.first == storage::kCheckoutsTopic) {
@@ -162,6 +164,24 @@ void Worker::OnAssign(std::vector<RdKafka::TopicPartition*>& partitions,
         if (loaded.code() != StatusCode::kUnavailable || !ReconnectRedis(stop)) return;
         loaded = segmenter_->LoadPartition(id.second);
       }
+      // What a dead previous owner may have sent without committing is restated on replay.
+      auto owed = segmenter_->TakeOver(id.second, owned.generation, claim->next_offset >= 0,
+                                       owned.batch_cap);
+      while (!owed.ok() && owed.status().code() == StatusCode::kUnavailable) {
+        spdlog::warn("restate bounds of {}:{}: {}", id.first, id.second, owed.status().ToString());
+        if (!ReconnectRedis(stop)) return;
+        owed = segmenter_->TakeOver(id.second, owned.generation, claim->next_offset >= 0,
+                                    owned.batch_cap);
+      }
+      if (owed.ok()) {
+        owned.restate_records = *owed;
+        // The whole window in the first batch if it comes in time: each of its customers is then
+        // restated once, not once per batch (the bound recorded at claim covers it).
+        owned.batch_cap = std::clamp<int64_t>(*owed, owned.batch_cap, options_.max_batch_records);
+      } else if (owed.status().code() != StatusCode::kFenced) {  // fenced: its commits will be
+        spdlog::error("restate bounds of {}:{}: {}", id.first, id.second, owed.status().ToString());
+        owned.restate_records = options_.max_batch_records;
+      }
     }
     spdlog::info("assigned {}:{} generation {} from offset {}", id.first, id.second,
                  owned.generation, claim->next_offset);
@@ -169,13 +189,26 @@ void Worker::OnAssign(std::vector<RdKafka::TopicPartition*>& partitions,
   }
 }
 
-void Worker::OnRevoke(std::vector<RdKafka::TopicPartition*>& partitions) {
+void Worker::OnRevoke(std::vector<RdKafka::TopicPartition*>& partitions, bool lost) {
   for (RdKafka::TopicPartition* tp : partitions) {
     PartitionId id{tp->topic(), tp->partition()};
-    if (owned_.count(id)) spdlog::info("revoked {}:{}", id.first, id.second);
+    auto owned = owned_.find(id);
+    if (owned != owned_.end()) {
+      spdlog::info("revoked {}:{}", id.first, id.second);
+      // Revoked between cycles, so no batch is in flight: with nothing owed either, the next
+      // owner has nothing to restate. A lost partition may be owned by another already.
+      if (!lost && !failed_ && id.first == storage::kCheckoutsTopic &&
+          owned->second.restate_records == 0 && segmenter_->Owns(id.second) &&
+          !segmenter_->RestatePending(id.second)) {
+        if (Status s = segmenter_->Release(id.second, owned->second.generation); !s.ok()) {
+          spdlog::warn("release {}:{}: {}", id.first, id.second, s.ToString());
+        }
+      }
+    }
     owned_.erase(id);
     advisory_.erase(id);
     buffers_.erase(id);  // uncommitted: the next owner replays them from Redis's offset
+    carry_.erase(id);
     if (id.first == storage::kCheckoutsTopic) segmenter_->DropPartition(id.second);
   }
 }
@@ -210,6 +243,7 @@ void Worker::Rewind(const PartitionId& id) {
     spdlog::error("seek {}:{} to {}: {}", id.first, id.second, target, RdKafka::err2str(err));
   }
   it->second.position = std::max<int64_t>(it->second.stored_offset, 0);
+  carry_.erase(id);  // fetched again from the stored offset
   ++counters_.retried_batches;
 }
 
@@ -242,7 +276,10 @@ void Worker::ApplyBackpressure() {
       stage1_paused_ = true;
       ++counters_.backpressure_pauses;
       spdlog::info("stage 1 paused: item-sales backlog {}", backlog);
-      for (auto* tp : stage1) buffers_.erase({tp->topic(), tp->partition()});
+      for (auto* tp : stage1) {
+        buffers_.erase({tp->topic(), tp->partition()});
+        carry_.erase({tp->topic(), tp->partition()});  // refetched by the rewind on resume
+      }
     } else if (stage1_paused_ && backlog <= options_.max_item_sales_backlog / 2) {
       consumer_->resume(stage1);
       stage1_paused_ = false;
@@ -265,8 +302,24 @@ Status Worker::Cycle(const std::atomic<bool>& stop) {
       segment_warned_ = Clock::now();
     }
   }
+  // Records held over from the last cycle by a partition's batch_cap come first.
+  int carried = 0;
+  for (auto it = carry_.begin(); it != carry_.end();) {
+    auto owned = owned_.find(it->first);
+    if (owned == owned_.end()) {
+      it = carry_.erase(it);
+      continue;
+    }
+    carried += static_cast<int>(it->second.size());
+    const auto take = std::min<size_t>(it->second.size(), owned->second.batch_cap);
+    MessageBatch& batch = buffers_[it->first];
+    std::move(it->second.begin(), it->second.begin() + static_cast<std::ptrdiff_t>(take),
+              std::back_inserter(batch));
+    it->second.erase(it->second.begin(), it->second.begin() + static_cast<std::ptrdiff_t>(take));
+    it = it->second.empty() ? carry_.erase(it) : std::next(it);
+  }
+  int collected = carried;  // memory: at most max_batch_records records held, carried included
   const auto deadline = Clock::now() + options_.max_batch_wait;
-  int collected = 0;
   while (collected < options_.max_batch_records && !stop.load()) {
     auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (remaining.count() <= 0) break;
@@ -286,10 +339,16 @@ Status Worker::Cycle(const std::atomic<bool>& stop) {
                    id.second, owned->second.position, m->offset());
     }
     owned->second.position = m->offset() + 1;
-    buffers_[id].push_back(std::move(m));
+    MessageBatch& batch = buffers_[id];
+    if (id.first == storage::kCheckoutsTopic &&
+        (carry_.count(id) > 0 || static_cast<int64_t>(batch.size()) >= owned->second.batch_cap)) {
+      carry_[id].push_back(std::move(m));  // over the bound the last commit recorded: next cycle
+    } else {
+      batch.push_back(std::move(m));
+    }
     ++collected;
   }
-  counters_.records_consumed += collected;
+  counters_.records_consumed += collected - carried;
 
   // Stage 1 produces everything first; one flush covers every partition of the cycle. A partition
   // with no records but a re-scoring sweep in progress commits too (its offset unchanged).
@@ -309,6 +368,17 @@ Status Worker::Cycle(const std::atomic<bool>& stop) {
     SegmentBatch* batch = nullptr;
     if (segmenter_->Owns(id.second)) {
       batch = &segments.emplace(id, segmenter_->Begin(id.second)).first->second;
+      const int64_t first = std::max<int64_t>(owned.stored_offset, 0);
+      batch->restate_trigger =
+          fmt::format("g{}:{}-{}", owned.generation, first,
+                      has_records ? records->second.back()->offset() + 1 : first);
+      if (has_records && owned.restate_records > 0) {
+        // The first restate_records records from the stored offset replay a dead owner's batch.
+        const MessageBatch& replayed = records->second;
+        batch->restate_below_offset = owned.restate_records >= static_cast<int64_t>(replayed.size())
+                                          ? replayed.back()->offset() + 1
+                                          : replayed[owned.restate_records]->offset();
+      }
     }
     if (has_records) {
       if (Status s = checkout_stage_->Process(id.second, records->second, &commit, segmenter_.get(),
@@ -319,8 +389,15 @@ Status Worker::Cycle(const std::atomic<bool>& stop) {
     }
     if (batch != nullptr) {
       if (Status s = segmenter_->Sweep(batch); !s.ok()) return s;
+      if (Status s = segmenter_->Restate(batch); !s.ok()) return s;
       Segmenter::Fill(*batch, &commit);
     }
+    // How many records past the new offset a next owner restates if this worker dies with its
+    // next batch of the partition uncommitted (ingest/segmenter.h): what is left of a previous
+    // owner's window, or that next batch's bound, recorded with the offset.
+    const int64_t n = has_records ? static_cast<int64_t>(records->second.size()) : 0;
+    commit.segment_meta["restate_records"] =
+        std::max(std::max<int64_t>(0, owned.restate_records - n), NextBatchCap(n));
     commit.high_watermark = HighWatermark(id);
   }
   if (buffers_.empty() && stage1.empty()) return Status::Ok();
@@ -329,6 +406,7 @@ Status Worker::Cycle(const std::atomic<bool>& stop) {
       // Nothing of this cycle is committed: replay it (downstream drops the duplicates).
       spdlog::warn("delivery failed, replaying the batch: {}", s.message());
       for (const auto& entry : stage1) Rewind(entry.first);
+      for (const auto& [id, batch] : segments) Abandon(id, batch);
       return Status::Ok();
     }
   }
@@ -365,6 +443,7 @@ Status Worker::Cycle(const std::atomic<bool>& stop) {
       ++counters_.fenced_batches;
       owned_.erase(id);
       advisory_.erase(id);
+      carry_.erase(id);
       if (id.first == storage::kCheckoutsTopic) segmenter_->DropPartition(id.second);
       return false;
     }
@@ -398,10 +477,18 @@ Status Worker::Cycle(const std::atomic<bool>& stop) {
           return timed(&commit.previous_commit_us,
                        [&] { return state_->CommitCheckouts(id.second, commit); });
         })) {
-      owned_.at(id).last_commit_us = commit_us;
+      Owned& owned = owned_.at(id);
+      owned.last_commit_us = commit_us;
+      auto records = buffers_.find(id);
+      const int64_t n =
+          records == buffers_.end() ? 0 : static_cast<int64_t>(records->second.size());
+      owned.restate_records = std::max<int64_t>(0, owned.restate_records - n);
+      owned.batch_cap = NextBatchCap(n);
       if (auto batch = segments.find(id); batch != segments.end()) {
         segmenter_->Adopt(std::move(batch->second));
       }
+    } else if (auto batch = segments.find(id); batch != segments.end()) {
+      Abandon(id, batch->second);  // replayed (a fenced partition is dropped: nothing to do)
     }
   }
   for (auto& [id, batch] : buffers_) {
@@ -426,6 +513,25 @@ Status Worker::Cycle(const std::atomic<bool>& stop) {
   return Status::Ok();
 }
 
+void Worker::Abandon(const PartitionId& id, const SegmentBatch& batch) {
+  // Its events are out; its replay restates the customers of its records (ingest/segmenter.h).
+  auto owned = owned_.find(id);
+  if (owned == owned_.end()) return;
+  auto records = buffers_.find(id);
+  if (records != buffers_.end()) {
+    owned->second.restate_records = std::max<int64_t>(owned->second.restate_records,
+                                                      static_cast<int64_t>(records->second.size()));
+  }
+  segmenter_->Abandon(batch);
+}
+
+int64_t Worker::NextBatchCap(int64_t records) const {
+  // Twice the last batch: a burst is followed within a few 20 ms cycles, while the window a crash
+  // leaves to restate stays about two batches, not max_batch_records.
+  const int64_t most = options_.max_batch_records;
+  return std::clamp<int64_t>(2 * records, std::min(options_.min_batch_cap, most), most);
+}
+
 void Worker::CommitAdvisory() {
   // Kafka's group offsets are advisory (lag tooling); Redis's are the record (DESIGN §5). Eager
   // protocols commit every cycle. Cooperative commits wait for a steady group (librdkafka#4059,
@@ -434,7 +540,7 @@ void Worker::CommitAdvisory() {
   // not reported yet (only one starting within their staleness, ~20 ms, of the commit). In
   // tests/fault_rebalance.py with cooperative-sticky: commits every cycle lost an assignment in
   // every run; gated on `steady` alone, in 3 of 12 runs (a commit right after one rebalance met
-  // the next); with the wait after callbacks too, in none of 9.
+  // the next); with the wait after callbacks too, in 1 of 15.
   if (advisory_.empty()) return;
   if (group_state_ != nullptr) {
     if (!group_state_->steady()) return;
@@ -474,10 +580,13 @@ Status Worker::Run(const std::atomic<bool>& stop) {
   Status result;
   while (!stop.load()) {
     result = Cycle(stop);
-    if (!result.ok()) break;
+    if (!result.ok()) {
+      failed_ = true;  // a batch may be half produced: leave its partitions unreleased
+      break;
+    }
   }
   if (!owned.empty()) {
-    OnRevoke(owned);
+    OnRevoke(owned, /*lost=*/false);
     consumer_->unassign();
     RdKafka::TopicPartition::destroy(owned);
   }
@@ -486,39 +595,6 @@ Status Worker::Run(const std::atomic<bool>& stop) {
     spdlog::warn("final flush: {}", s.message());
   }
   return result;
-}
-
-Status RunWorkers(const WorkerOptions& options, int threads, const std::atomic<bool>& stop) {
-  std::vector<std::unique_ptr<Worker>> workers;
-  for (int i = 0; i < threads; ++i) {
-    WorkerOptions mine = options;
-    for (int32_t p = i; p < options.static_partitions; p += threads) {
-      mine.owned_partitions.push_back(p);
-    }
-    if (options.static_partitions > 0 && mine.owned_partitions.empty()) continue;
-    auto w = Worker::Create(mine);
-    if (!w.ok()) return w.status();
-    workers.push_back(std::move(*w));
-  }
-  // One worker failing stops them all, so the process exits with its reason.
-  std::atomic<bool> local_stop{false};
-  std::vector<Status> results(workers.size());
-  std::vector<std::thread> pool;
-  for (size_t i = 0; i < workers.size(); ++i) {
-    pool.emplace_back([&, i] {
-      results[i] = workers[i]->Run(local_stop);
-      if (!results[i].ok()) local_stop = true;
-    });
-  }
-  while (!local_stop.load()) {
-    if (stop.load()) local_stop = true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  for (auto& t : pool) t.join();
-  for (const Status& s : results) {
-    if (!s.ok()) return s;
-  }
-  return Status::Ok();
 }
 
 }  // namespace segstream::ingest

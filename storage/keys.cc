@@ -54,6 +54,10 @@ std::string ModelKey() { return "{model}:current"; }
 
 std::string ModelLeaseKey() { return "{model}:lease"; }
 
+std::string ModelVersionHistoryKey(int64_t version) {
+  return "{model}:v:" + std::to_string(version);
+}
+
 std::string DriftReportKey() { return "{model}:drift"; }
 
 std::string DriftAlertsKey() { return "{model}:drift_alerts"; }

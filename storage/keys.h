@@ -50,6 +50,10 @@ std::string PaneSaleCheckoutsKey(int32_t item_partition);
 std::string ModelKey();
 // STRING worker id, SET NX PX by the worker that builds / refreshes the model: "{model}:lease".
 std::string ModelLeaseKey();
+// STRING stream::SegmentModel::Encode of one published version, kept a while after the next one
+// (SET PX) so a worker taking a partition over can tell what a dead owner's sweep under that
+// version did (ingest/segmenter.h, RESTATE): "{model}:v:<version>".
+std::string ModelVersionHistoryKey(int64_t version);
 // Written by the drift evaluator (the model lease holder), in the model's slot:
 // STRING JSON of the monitors' current values, the /v1/drift table: "{model}:drift".
 std::string DriftReportKey();
