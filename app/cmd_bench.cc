@@ -28,7 +28,21 @@ struct BenchFlags {
   int duration_s = 10, timeout_s = 300;
   ingest::SegmenterOptions segments;
   std::vector<std::string> redis_config;
+  std::vector<std::string> kafka_config;  // KEY=VALUE
 };
+
+// --kafka-config KEY=VALUE lines as librdkafka properties; librdkafka itself rejects unknown keys.
+std::map<std::string, std::string> KafkaProperties(const std::vector<std::string>& lines) {
+  std::map<std::string, std::string> properties;
+  for (const std::string& line : lines) {
+    const size_t eq = line.find('=');
+    if (eq == 0 || eq == std::string::npos || eq + 1 == line.size()) {
+      Fail("bench", "--kafka-config wants KEY=VALUE, got '" + line + "'");
+    }
+    properties[line.substr(0, eq)] = line.substr(eq + 1);
+  }
+  return properties;
+}
 
 void Emit(const nlohmann::json& report, const std::string& path) {
   if (path.empty()) {
@@ -56,6 +70,7 @@ void RunThroughput(const BenchFlags& flags, const std::atomic<bool>& stop) {
   options.serve = !flags.no_serve;
   options.segments = flags.segments;
   options.redis_config = flags.redis_config;
+  options.kafka_config = KafkaProperties(flags.kafka_config);
   options.phase_timeout = std::chrono::seconds(flags.timeout_s);
   auto result = RunThroughputBench(options, stop);
   if (!result.ok()) Fail("bench", result.status().ToString());
@@ -70,12 +85,17 @@ void RunThroughput(const BenchFlags& flags, const std::atomic<bool>& stop) {
             << std::setw(10) << r.raw.events << std::setw(10) << r.raw.seconds << std::setw(14)
             << std::setprecision(0) << r.raw.events_per_second() << std::setw(9)
             << std::setprecision(2) << r.raw.join_seconds << "\n"
+            << "  " << std::left << std::setw(28) << "repartition (kafka only)" << std::right
+            << std::setw(10) << r.floor.checkouts << std::setw(10) << std::setprecision(3)
+            << r.floor.seconds() << std::setw(14) << std::setprecision(0)
+            << r.floor.checkouts_per_second() << "\n"
             << "  " << std::left << std::setw(28) << "pipeline (committed)" << std::right
             << std::setw(10) << r.pipeline.events << std::setw(10) << std::setprecision(3)
             << r.pipeline.seconds << std::setw(14) << std::setprecision(0)
             << r.pipeline.events_per_second() << std::setw(9) << std::setprecision(2)
             << r.pipeline.join_seconds << "\n"
             << "  ratio pipeline/raw: " << std::setprecision(1) << 100 * r.ratio() << "%"
+            << "  pipeline/repartition: " << 100 * r.floor_ratio() << "%"
             << "  (item-sales records: " << st.item_sales_applied << ", dlq: " << st.dlq_events
             << ", prefill " << std::setprecision(2) << r.prefill_seconds << " s)\n";
   if (r.max_generation > 1) {
@@ -90,8 +110,15 @@ void RunThroughput(const BenchFlags& flags, const std::atomic<bool>& stop) {
       {"prefill",
        {{"events", r.prefilled}, {"rows", r.prefill_rows}, {"seconds", r.prefill_seconds}}},
       {"raw", RateJson(r.raw)},
+      {"repartition",
+       {{"checkouts", r.floor.checkouts},
+        {"item_sales", r.floor.item_sales},
+        {"split_seconds", r.floor.split_seconds},
+        {"consume_seconds", r.floor.consume_seconds},
+        {"events_per_second", r.floor.checkouts_per_second()}}},
       {"pipeline", RateJson(r.pipeline)},
       {"ratio", r.ratio()},
+      {"ratio_to_repartition", r.floor_ratio()},
       {"events_processed", st.events_processed},
       {"dlq_events", st.dlq_events},
       {"item_sales_produced", st.item_sales_produced},
@@ -110,6 +137,7 @@ void RunLatency(const BenchFlags& flags, const std::atomic<bool>& stop) {
   options.serve = !flags.no_serve;
   options.segments = flags.segments;
   options.redis_config = flags.redis_config;
+  options.kafka_config = KafkaProperties(flags.kafka_config);
   auto result = RunLatencyBench(options, stop);
   if (!result.ok()) Fail("bench", result.status().ToString());
   const LatencyFigures& r = *result;
@@ -185,6 +213,9 @@ void RegisterBenchCommand(CLI::App& root) {
   cmd->add_option("--redis-config", flags->redis_config,
                   "Extra redis.conf line for the embedded redis-server (repeatable), e.g. "
                   "'hash-max-listpack-entries 16'");
+  cmd->add_option("--kafka-config", flags->kafka_config,
+                  "Extra librdkafka property of the workers' clients, KEY=VALUE (repeatable), e.g. "
+                  "'batch.num.messages=100000'");
   cmd->add_option("--report", flags->report, "Write the JSON here instead of stdout");
   AddSegmentFlags(cmd, &flags->segments);
   cmd->callback([flags] {

@@ -208,10 +208,15 @@ Result<E2eThroughput> RunThroughputBench(const E2eBenchOptions& options,
   spdlog::info("bench: {} checkouts in the topic ({} rows) in {:.2f} s", out.prefilled,
                out.prefill_rows, out.prefill_seconds);
 
-  const ingest::WorkerOptions worker_options = servers.WorkerOptions(options.segments);
+  ingest::WorkerOptions worker_options = servers.WorkerOptions(options.segments);
+  worker_options.kafka.extra.insert(options.kafka_config.begin(), options.kafka_config.end());
   auto raw = MeasureRawConsume(worker_options.kafka, out.prefilled, options.phase_timeout, stop);
   if (!raw.ok()) return raw.status();
   out.raw = *raw;
+  auto floor = MeasureRepartitionFloor(worker_options.kafka, &servers.broker(), options.partitions,
+                                       out.prefilled, options.phase_timeout, stop);
+  if (!floor.ok()) return floor.status();
+  out.floor = *floor;
 
   auto conn = storage::RedisConnection::Connect(servers.redis_client());
   if (!conn.ok()) return conn.status();
@@ -329,7 +334,9 @@ Result<LatencyFigures> RunLatencyBench(const LatencyBenchOptions& options,
   if (!conn.ok()) return conn.status();
   storage::RedisConnection* redis = &*conn;
   std::unique_ptr<ServeStack> stack = MaybeServe(options.serve, servers, options.segments);
-  WorkerPool workers(servers.WorkerOptions(options.segments), options.threads);
+  ingest::WorkerOptions worker_options = servers.WorkerOptions(options.segments);
+  worker_options.kafka.extra.insert(options.kafka_config.begin(), options.kafka_config.end());
+  WorkerPool workers(worker_options, options.threads);
   // Empty topics: the group forms first, so no latency includes the mock's 3 s first join.
   auto assigned =
       WaitForAssignment(redis, options.partitions, workers, std::chrono::seconds(60), stop);

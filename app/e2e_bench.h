@@ -9,10 +9,12 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "app/latency_stats.h"
+#include "app/repartition_floor.h"
 #include "ingest/segmenter.h"
 #include "storage/snapshot_reader.h"
 #include "stream/status.h"
@@ -26,8 +28,9 @@ struct E2eBenchOptions {
   int threads = 2;      // worker consumers
   bool serve = true;    // also run the API (snapshot cache + HTTP on a free port), as `run` does
   ingest::SegmenterOptions segments;
-  std::vector<std::string> redis_config;    // extra redis.conf lines (EmbeddedOptions)
-  std::chrono::seconds phase_timeout{300};  // bound on each phase (prefill, raw, pipeline)
+  std::vector<std::string> redis_config;            // extra redis.conf lines (EmbeddedOptions)
+  std::map<std::string, std::string> kafka_config;  // extra librdkafka properties (KafkaOptions)
+  std::chrono::seconds phase_timeout{300};          // bound on each phase (prefill, raw, pipeline)
 };
 
 // One measured consumption of the whole topic.
@@ -48,11 +51,16 @@ struct E2eThroughput {
   int64_t prefill_rows = 0;
   double prefill_seconds = 0;
   RateFigure raw;
+  RepartitionFloor floor;  // the item-sales traffic alone (app/repartition_floor.h)
   RateFigure pipeline;
   storage::PipelineStatus final_status;
   int64_t max_generation = 0;  // > 1: a partition was reassigned during the measurement
   double ratio() const {
     return raw.events_per_second() > 0 ? pipeline.events_per_second() / raw.events_per_second() : 0;
+  }
+  double floor_ratio() const {
+    const double limit = floor.checkouts_per_second();
+    return limit > 0 ? pipeline.events_per_second() / limit : 0;
   }
 };
 
@@ -68,6 +76,7 @@ struct LatencyBenchOptions {
   bool serve = true;
   ingest::SegmenterOptions segments;
   std::vector<std::string> redis_config;
+  std::map<std::string, std::string> kafka_config;
   // After the last checkout is produced, how long to wait for the rest to be committed.
   std::chrono::seconds drain_timeout{60};
 };

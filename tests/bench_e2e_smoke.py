@@ -30,6 +30,9 @@ def main():
     assert report["raw"]["events_per_second"] > 0, report
     assert report["pipeline"]["events_per_second"] > 0, report
     assert report["ratio"] > 0, report
+    # The repartition floor splits the same checkouts: as many item-sales as the pipeline made.
+    assert report["repartition"]["checkouts"] == events, report
+    assert report["repartition"]["item_sales"] == report["item_sales_produced"], report
 
     rate, seconds = 400, 2
     report, table = run([args.segstream, "bench", "e2e", "--latency", "--csv", args.csv,
