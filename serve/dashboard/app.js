@@ -500,6 +500,9 @@
       else return;
     }
     if (kind === 'top') { refreshTopNow(); return; }
+    // A restatement re-sends a customer's current segment after a worker crash (from = to): for
+    // consumers that keep the last event per customer, not a move worth showing.
+    if (kind === 'change' && data && data.reason === 'RESTATE') return;
     feed.total += kind === 'summary' ? (Number(data.dropped) || 0) : 1;
     feed.pending.push({type: kind, data});
     if (kind === 'drift') refreshDriftNow();
