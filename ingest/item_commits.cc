@@ -120,11 +120,20 @@ Status Worker::FoldItemSales(Clock::time_point consumed) {
   return Status::Ok();
 }
 
-std::optional<Worker::Clock::time_point> Worker::NextItemCommitDue() const {
+Worker::Clock::time_point Worker::ItemCommitDue(const PartitionId& id, const Owned& owned) {
+  // Behind its log end the partition has a backlog: latency is the backlog's, and larger commits
+  // drain it sooner. The end offset is librdkafka's last-seen one: stale, it is too low (the
+  // commit goes out early, as before coalescing), never too high.
+  const bool caught_up = owned.position >= HighWatermark(id);
+  return owned.pending.since +
+         (caught_up ? options_.item_commit_interval : options_.item_commit_max_interval);
+}
+
+std::optional<Worker::Clock::time_point> Worker::NextItemCommitDue() {
   std::optional<Clock::time_point> due;
   for (const auto& [id, owned] : owned_) {
     if (owned.pending.empty()) continue;
-    const auto at = owned.pending.since + options_.item_commit_interval;
+    const auto at = ItemCommitDue(id, owned);
     if (!due || at < *due) due = at;
   }
   return due;
@@ -136,8 +145,7 @@ void Worker::CommitItemSales(const std::atomic<bool>& stop, bool all) {
   for (const auto& [id, owned] : owned_) {
     const PendingItemSales& p = owned.pending;
     if (p.empty()) continue;
-    if (all || p.records >= options_.item_commit_records ||
-        now - p.since >= options_.item_commit_interval) {
+    if (all || p.records >= options_.item_commit_records || now >= ItemCommitDue(id, owned)) {
       due.push_back(id);
     }
   }
