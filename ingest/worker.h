@@ -42,11 +42,13 @@ struct WorkerOptions {
   // latency alone), or item_commit_max_interval ago (behind, latency is the backlog's anyway and
   // fewer commits drain it sooner). A graceful stop or revocation commits what is pending. Memory:
   // per partition at most item_commit_records plus one cycle's records, as per-sku sums and refs.
-  // Measured on this 2-core box, noisy (shared): `segstream bench e2e` pipeline 2,558-2,634
-  // checkouts/s with 10,000 / 20 ms / 250 ms against 1,933-2,290 without coalescing; latency at
-  // 500 checkouts/s unchanged (p50 76-102 ms against 99-141 ms). A 1 s max interval cut the
-  // stage-2 commits of `segstream run` from ~90 to ~55 but not the time Redis spent in them: the
-  // panes' counters, per (sku, pane), dominate there and do not shrink with larger commits.
+  // Folded records count as not yet applied for back-pressure (max_item_sales_backlog): they are
+  // still only in the topic. Measured on this 2-core box, shared and noisy, alternating runs:
+  // `segstream bench e2e` pipeline +8 to +25% in 5 of 6 pairs (e.g. 3,990 against 3,467
+  // checkouts/s), Redis time in EVALSHA during `segstream run` -3 to -14%, its wall time and the
+  // latency mode unchanged within noise. The panes' counters, per (sku, pane), dominate the
+  // script on a replay at full speed (a commit spans many hourly panes) and do not shrink with
+  // larger commits; `bench/item_commit_bench` times the script.
   int64_t item_commit_records = 10000;
   std::chrono::milliseconds item_commit_interval{20};
   std::chrono::milliseconds item_commit_max_interval{250};
