@@ -18,6 +18,9 @@ void RegisterWorkerCommand(CLI::App& root) {
     int threads = 1, session_timeout_ms = 6000;
     std::string assignment_strategy = ingest::KafkaOptions{}.assignment_strategy;
     int64_t max_item_sales_backlog = ingest::WorkerOptions{}.max_item_sales_backlog;
+    int64_t item_commit_records = ingest::WorkerOptions{}.item_commit_records;
+    int64_t item_commit_interval_ms = ingest::WorkerOptions{}.item_commit_interval.count();
+    int64_t item_commit_max_interval_ms = ingest::WorkerOptions{}.item_commit_max_interval.count();
     ingest::SegmenterOptions segments;
   };
   auto flags = std::make_shared<Flags>();
@@ -51,6 +54,20 @@ void RegisterWorkerCommand(CLI::App& root) {
                   "yet applied (bounds the internal topic's backlog)")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
+  cmd->add_option("--item-commit-records", flags->item_commit_records,
+                  "Stage 2 folds an item-sales partition's batches into one Redis commit until "
+                  "it holds this many records (fewer, larger commits: less Redis work)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
+  cmd->add_option("--item-commit-interval-ms", flags->item_commit_interval_ms,
+                  "... or, once the partition is caught up, until its oldest record was consumed "
+                  "this long ago (the latency coalescing may add)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, int64_t{60000}));
+  cmd->add_option("--item-commit-max-interval-ms", flags->item_commit_max_interval_ms,
+                  "... or, behind its log end, this long ago")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, int64_t{600000}));
   AddSegmentFlags(cmd, &flags->segments);
   cmd->callback([flags] {
     auto redis = ParseRedisFlags("worker", flags->redis, /*required=*/true);
@@ -61,6 +78,10 @@ void RegisterWorkerCommand(CLI::App& root) {
     options.kafka.assignment_strategy = flags->assignment_strategy;
     options.redis = *redis;
     options.max_item_sales_backlog = flags->max_item_sales_backlog;
+    options.item_commit_records = flags->item_commit_records;
+    options.item_commit_interval = std::chrono::milliseconds(flags->item_commit_interval_ms);
+    options.item_commit_max_interval =
+        std::chrono::milliseconds(flags->item_commit_max_interval_ms);
     options.segments = flags->segments;
     StopOnSignals signals;
     ingest::failpoints::InstallFromEnvironment();

@@ -154,6 +154,7 @@ void Worker::OnAssign(std::vector<RdKafka::TopicPartition*>& partitions,
     owned.items.hwm = claim->source_hwm;
     owned.items.max_event_ms = claim->max_event_ms;
     owned.batch_cap = NextBatchCap(0);
+    owned.described = DescribedSkus(options_.item_described_skus);
     // Redis holds the offset of record (DESIGN §5); a new group starts at the earliest offset.
     tp->set_offset(claim->next_offset < 0 ? RdKafka::Topic::OFFSET_BEGINNING : claim->next_offset);
     if (id.first == storage::kCheckoutsTopic) {
@@ -204,6 +205,7 @@ void Worker::OnRevoke(std::vector<RdKafka::TopicPartition*>& partitions, bool lo
           spdlog::warn("release {}:{}: {}", id.first, id.second, s.ToString());
         }
       }
+      if (!lost && !failed_ && id.first == storage::kItemSalesTopic) CommitPendingBeforeRevoke(id);
     }
     owned_.erase(id);
     advisory_.erase(id);
@@ -243,7 +245,8 @@ void Worker::Rewind(const PartitionId& id) {
     spdlog::error("seek {}:{} to {}: {}", id.first, id.second, target, RdKafka::err2str(err));
   }
   it->second.position = std::max<int64_t>(it->second.stored_offset, 0);
-  carry_.erase(id);  // fetched again from the stored offset
+  it->second.pending = {};  // stage 2: replayed from the stored offset, its marks drop nothing new
+  carry_.erase(id);         // fetched again from the stored offset
   ++counters_.retried_batches;
 }
 
@@ -319,7 +322,10 @@ Status Worker::Cycle(const std::atomic<bool>& stop) {
     it = it->second.empty() ? carry_.erase(it) : std::next(it);
   }
   int collected = carried;  // memory: at most max_batch_records records held, carried included
-  const auto deadline = Clock::now() + options_.max_batch_wait;
+  const auto consumed = Clock::now();
+  // A cycle ends no later than the first pending stage-2 commit falls due.
+  const auto deadline = std::min(consumed + options_.max_batch_wait,
+                                 NextItemCommitDue().value_or(consumed + options_.max_batch_wait));
   while (collected < options_.max_batch_records && !stop.load()) {
     auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (remaining.count() <= 0) break;
@@ -400,7 +406,13 @@ Status Worker::Cycle(const std::atomic<bool>& stop) {
         std::max(std::max<int64_t>(0, owned.restate_records - n), NextBatchCap(n));
     commit.high_watermark = HighWatermark(id);
   }
-  if (buffers_.empty() && stage1.empty()) return Status::Ok();
+  // Stage 2 folds its records whatever becomes of stage 1's: a failed flush must not drop them
+  // (their offsets are consumed) and they depend on nothing stage 1 commits.
+  if (Status s = FoldItemSales(consumed); !s.ok()) return s;
+  if (buffers_.empty() && stage1.empty()) {
+    CommitItemSales(stop, /*all=*/stop.load());
+    return Status::Ok();
+  }
   if (!stage1.empty()) {
     if (Status s = producer_->Flush(options_.flush_timeout); !s.ok()) {
       // Nothing of this cycle is committed: replay it (downstream drops the duplicates).
@@ -411,74 +423,13 @@ Status Worker::Cycle(const std::atomic<bool>& stop) {
     }
   }
 
-  auto commit_one = [&](const PartitionId& id, int64_t next_offset, auto&& do_commit) {
-    Status s = do_commit();
-    while (s.code() == StatusCode::kUnavailable) {
-      if (!ReconnectRedis(&stop)) return false;
-      if (next_offset == owned_.at(id).stored_offset) {
-        // A sweep-only commit leaves the offset where it was, so the offset cannot tell whether
-        // it landed; it writes only absolute values, so committing it again is harmless.
-        s = do_commit();
-        continue;
-      }
-      auto landed = CommitLanded(id, next_offset);
-      if (!landed.ok() && landed.status().code() == StatusCode::kUnavailable) {
-        // Not known whether the commit landed: never commit again blind. If it had, the retry
-        // would be refused for the moved offset and taken for a fence, dropping a partition we
-        // still own (no revocation would follow: a stall). Ask again after a pause.
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        continue;
-      }
-      if (landed.ok() && *landed) {
-        s = Status::Ok();
-      } else if (landed.ok()) {
-        s = do_commit();
-      } else {
-        s = landed.status();
-      }
-    }
-    if (s.code() == StatusCode::kFenced) {
-      // Another worker owns the partition now: drop it; the group will revoke it from us.
-      spdlog::warn("{}:{} fenced: {}", id.first, id.second, s.message());
-      ++counters_.fenced_batches;
-      owned_.erase(id);
-      advisory_.erase(id);
-      carry_.erase(id);
-      if (id.first == storage::kCheckoutsTopic) segmenter_->DropPartition(id.second);
-      return false;
-    }
-    if (!s.ok()) {
-      spdlog::error("{}:{} commit failed: {}", id.first, id.second, s.ToString());
-      Rewind(id);
-      return false;
-    }
-    owned_.at(id).stored_offset = next_offset;
-    ++counters_.batches_committed;
-    advisory_[id] = next_offset;
-    return true;
-  };
-
-  // segstream_batch_commit_seconds: an attempt that returned OK is timed, and the duration rides
-  // on the partition's next commit (storage/partition_state.h). A retry carries none: the first
-  // attempt may have landed with it.
-  int64_t commit_us = -1;
-  auto timed = [&commit_us](int64_t* carried, auto&& commit) {
-    const auto start = Clock::now();
-    Status s = commit();
-    const auto took = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
-    commit_us = s.ok() ? took.count() : -1;
-    *carried = -1;
-    return s;
-  };
   failpoints::MaybeStopBeforeCommit();
   for (auto& [id, commit] : stage1) {
     commit.previous_commit_us = owned_.at(id).last_commit_us;
-    if (commit_one(id, commit.next_offset, [&] {
-          return timed(&commit.previous_commit_us,
-                       [&] { return state_->CommitCheckouts(id.second, commit); });
-        })) {
+    if (CommitOne(
+            id, commit.next_offset, &commit.previous_commit_us,
+            [&] { return state_->CommitCheckouts(id.second, commit); }, stop)) {
       Owned& owned = owned_.at(id);
-      owned.last_commit_us = commit_us;
       auto records = buffers_.find(id);
       const int64_t n =
           records == buffers_.end() ? 0 : static_cast<int64_t>(records->second.size());
@@ -491,24 +442,7 @@ Status Worker::Cycle(const std::atomic<bool>& stop) {
       Abandon(id, batch->second);  // replayed (a fenced partition is dropped: nothing to do)
     }
   }
-  for (auto& [id, batch] : buffers_) {
-    if (id.first != storage::kItemSalesTopic || !owned_.count(id)) continue;
-    Owned& owned = owned_.at(id);
-    storage::ItemSalesCommit commit;
-    commit.generation = owned.generation;
-    commit.expected_offset = owned.stored_offset;
-    ItemPartitionState items = owned.items;  // adopted only once the commit lands
-    if (Status s = item_stage_.Process(batch, &items, &commit); !s.ok()) return s;
-    commit.high_watermark = HighWatermark(id);
-    commit.previous_commit_us = owned.last_commit_us;
-    if (commit_one(id, commit.next_offset, [&] {
-          return timed(&commit.previous_commit_us,
-                       [&] { return state_->CommitItemSales(id.second, commit); });
-        })) {
-      owned_.at(id).items = std::move(items);
-      owned_.at(id).last_commit_us = commit_us;
-    }
-  }
+  CommitItemSales(stop, /*all=*/stop.load());
   CommitAdvisory();
   return Status::Ok();
 }

@@ -146,8 +146,10 @@ for _ = 1, n_panes do
   touch_pane(ARGV[j])
   j = j + 3 + 5 * tonumber(ARGV[j + 2])
 end
+local ref_keys = {}
 for k = 1, tonumber(ARGV[j + 1]) do
-  table.insert(touched, prefix .. 'basket_refs:' .. ARGV[j + 2 * k])
+  ref_keys[k] = prefix .. 'basket_refs:' .. ARGV[j + 2 * k]
+  table.insert(touched, ref_keys[k])
 end
 local expired = {}
 if ARGV[9] ~= '' then
@@ -182,6 +184,7 @@ i = i + 1
 for _ = 1, panes do
   local start = ARGV[i]
   local base = prefix .. 'pane:' .. start .. ':'
+  local pane_keys = {base .. 'orders', base .. 'units', base .. 'returned', base .. 'revenue'}
   if ARGV[i + 1] ~= '0' then
     redis.call('HINCRBY', prefix .. 'pane_sale_checkouts', start, ARGV[i + 1])
   end
@@ -189,7 +192,7 @@ for _ = 1, panes do
   i = i + 3
   for _ = 1, m do
     for f = 1, 4 do
-      if ARGV[i + f] ~= '0' then redis.call('HINCRBY', base .. fields[f], ARGV[i], ARGV[i + f]) end
+      if ARGV[i + f] ~= '0' then redis.call('HINCRBY', pane_keys[f], ARGV[i], ARGV[i + f]) end
     end
     i = i + 5
   end
@@ -197,8 +200,8 @@ for _ = 1, panes do
   redis.call('ZADD', prefix .. 'pane_index', start, start)
 end
 if ARGV[i] ~= '0' then redis.call('HINCRBY', KEYS[1], 'sale_checkouts', ARGV[i]) end
-for _ = 1, tonumber(ARGV[i + 1]) do
-  redis.call('APPEND', prefix .. 'basket_refs:' .. ARGV[i + 2], ARGV[i + 3])
+for k = 1, tonumber(ARGV[i + 1]) do
+  redis.call('APPEND', ref_keys[k], ARGV[i + 3])
   i = i + 2
 end
 if ARGV[9] ~= '' then

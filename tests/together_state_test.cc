@@ -19,6 +19,7 @@
 #include "storage/snapshot_reader.h"
 #include "storage/together_reader.h"
 #include "stream/together.h"
+#include "tests/fake_message.h"
 
 namespace segstream {
 namespace {
@@ -26,39 +27,7 @@ namespace {
 constexpr int64_t kHour = 3'600'000;
 constexpr int64_t kT0 = 1'291'190'400'000;  // 2010-12-01 08:00 UTC, a pane start
 
-// The stages read only payload, offset and (stage 1) key from a message.
-class FakeMessage : public RdKafka::Message {
- public:
-  FakeMessage(std::string payload, int64_t offset)
-      : payload_(std::move(payload)), offset_(offset) {}
-  std::string errstr() const override { return ""; }
-  RdKafka::ErrorCode err() const override { return RdKafka::ERR_NO_ERROR; }
-  RdKafka::Topic* topic() const override { return nullptr; }
-  std::string topic_name() const override { return ""; }
-  int32_t partition() const override { return 0; }
-  void* payload() const override { return const_cast<char*>(payload_.data()); }
-  size_t len() const override { return payload_.size(); }
-  const std::string* key() const override { return &key_; }
-  const void* key_pointer() const override { return key_.data(); }
-  size_t key_len() const override { return key_.size(); }
-  int64_t offset() const override { return offset_; }
-  RdKafka::MessageTimestamp timestamp() const override { return {}; }
-  void* msg_opaque() const override { return nullptr; }
-  int64_t latency() const override { return 0; }
-  rd_kafka_message_s* c_ptr() override { return nullptr; }
-  Status status() const override { return MSG_STATUS_PERSISTED; }
-  RdKafka::Headers* headers() override { return nullptr; }
-  RdKafka::Headers* headers(RdKafka::ErrorCode* err) override {
-    *err = RdKafka::ERR_NO_ERROR;
-    return nullptr;
-  }
-  int32_t broker_id() const override { return -1; }
-
- private:
-  std::string payload_;
-  std::string key_ = "k";
-  int64_t offset_;
-};
+using testing_support::FakeMessage;
 
 // A checkout as the test defines it: (sku, quantity) lines at an event time.
 struct Spec {
