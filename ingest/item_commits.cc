@@ -139,6 +139,14 @@ std::optional<Worker::Clock::time_point> Worker::NextItemCommitDue() {
   return due;
 }
 
+storage::ItemSalesCommit& Worker::SealPendingItemSales(const PartitionId& id, Owned* owned) {
+  storage::ItemSalesCommit& commit = owned->pending.commit;
+  owned->described.Strip(&commit);
+  commit.high_watermark = HighWatermark(id);
+  commit.previous_commit_us = owned->last_commit_us;
+  return commit;
+}
+
 void Worker::CommitItemSales(const std::atomic<bool>& stop, bool all) {
   const auto now = Clock::now();
   std::vector<PartitionId> due;
@@ -152,10 +160,7 @@ void Worker::CommitItemSales(const std::atomic<bool>& stop, bool all) {
   for (const PartitionId& id : due) {
     auto it = owned_.find(id);
     if (it == owned_.end()) continue;  // fenced meanwhile
-    storage::ItemSalesCommit& commit = it->second.pending.commit;
-    it->second.described.Strip(&commit);
-    commit.high_watermark = HighWatermark(id);
-    commit.previous_commit_us = it->second.last_commit_us;
+    storage::ItemSalesCommit& commit = SealPendingItemSales(id, &it->second);
     if (CommitOne(
             id, commit.next_offset, &commit.previous_commit_us,
             [&] { return state_->CommitItemSales(id.second, commit); }, stop)) {
@@ -175,10 +180,7 @@ void Worker::CommitPendingBeforeRevoke(const PartitionId& id) {
   if (it == owned_.end() || it->second.pending.empty()) return;
   // Once: whether or not it lands, the next owner's claim fences it and reads the offset that
   // holds, and replays from there.
-  storage::ItemSalesCommit& commit = it->second.pending.commit;
-  it->second.described.Strip(&commit);
-  commit.high_watermark = HighWatermark(id);
-  commit.previous_commit_us = it->second.last_commit_us;
+  storage::ItemSalesCommit& commit = SealPendingItemSales(id, &it->second);
   if (Status s = state_->CommitItemSales(id.second, commit); s.ok()) {
     ++counters_.batches_committed;
   } else {

@@ -133,6 +133,9 @@ class Worker {
                  const std::function<Status()>& commit, const std::atomic<bool>& stop);
   // Stage 2: folds this cycle's item-sales records into their partitions' pending commits.
   Status FoldItemSales(Clock::time_point consumed);
+  // The pending item-sales commit of `id` as it goes out: known descriptions stripped, the log
+  // end and the last commit's duration filled in.
+  storage::ItemSalesCommit& SealPendingItemSales(const PartitionId& id, Owned* owned);
   // Commits the pending item-sales commits that are due (all of them if `all`).
   void CommitItemSales(const std::atomic<bool>& stop, bool all);
   // A partition being revoked: one attempt to commit what is pending (the fence guards it).
